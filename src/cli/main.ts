@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isHamsyncError } from '../errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The hamsync command line. Each command lives in its own file under src/cli/. */
+export async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('hamsync')
+    .usage('$0 <command> [options]\n\nTelemetry and state sync for devices whose clocks cannot be trusted.')
+    .version(pkg.version)
+    .strict()
+    .demandCommand(1, 'Name a command; see --help.')
+    .recommendCommands()
+    .fail((msg, err) => {
+      if (err && !isHamsyncError(err)) throw err;
+      process.stderr.write(`hamsync: ${err ? err.message : msg}\n`);
+      process.exit(2);
+    })
+    .help()
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch((err: unknown) => {
+  process.stderr.write(`hamsync: ${(err as Error).message}\n`);
+  process.exit(1);
+});

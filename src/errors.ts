@@ -1,0 +1,45 @@
+/**
+ * Every error hamsync raises on purpose carries a stable code from this table.
+ * Codes are part of the public contract: scripts and logs match on them.
+ */
+export const ERROR_CODES = {
+  HAMSYNC_ERR_STATE: 'A state is not a finite number (NaN, Infinity, or not a number at all).',
+  HAMSYNC_ERR_VALUE: 'A value is not plain JSON (undefined, a function, a symbol, a bigint, NaN or Infinity inside, a cycle, or a non-plain object).',
+  HAMSYNC_ERR_VALUE_TOO_LARGE: 'A value\'s canonical JSON text is longer than the configured limit.',
+  HAMSYNC_ERR_KEY: 'A key is not a valid "/"-separated key (empty segment, wildcard, control character, too long or too deep).',
+  HAMSYNC_ERR_SOURCE: 'A source (device id) is not 1 to 64 characters of [A-Za-z0-9_-].',
+  HAMSYNC_ERR_UPDATE: 'An update is not an object of the expected shape.',
+  HAMSYNC_ERR_BATCH: 'A batch is not an array of updates, or is empty, or is larger than the configured limit.',
+  HAMSYNC_ERR_CONFIG: 'An option has a wrong type or is out of range; the message names the field and the value it got.',
+  HAMSYNC_ERR_STORE: 'The data directory cannot be opened or used (permissions, not a directory, corrupt file, incompatible format).',
+  HAMSYNC_ERR_CLOSED: 'The replica or store was used after close().',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class HamsyncError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(`${code}: ${message}`);
+    this.name = 'HamsyncError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isHamsyncError(err: unknown, code?: ErrorCode): err is HamsyncError {
+  return err instanceof HamsyncError && (code === undefined || err.code === code);
+}
+
+/** Short, safe rendering of a value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  return Array.isArray(value) ? 'an array' : 'an object';
+}

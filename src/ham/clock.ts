@@ -1,0 +1,57 @@
+/**
+ * The machine's clock: where HAM's upper boundary (the machine state) comes from.
+ * Production uses the wall clock (`WallClock`); tests and simulations use `ManualClock`.
+ */
+export interface Clock {
+  /** The machine state now. Never decreases, and is never below a stamp this clock gave. */
+  now(): number;
+  /** A fresh local stamp: strictly greater than every stamp given before, across restarts too. */
+  stamp(): number;
+  /**
+   * Calls `fn` once `now() >= state` (soon after, on the wall clock). Returns a cancel function.
+   * Survives clock jumps: a wall-clock timer is re-checked at least every second.
+   */
+  schedule(state: number, fn: () => void): () => void;
+}
+
+/** Where a clock keeps its high-water mark so that stamps never go backward across restarts. */
+export interface HighWaterStore {
+  load(): number | undefined;
+  save(stamp: number): void;
+}
+
+/** The smallest step between two stamps that fall in the same millisecond. */
+export const STAMP_STEP = 1 / 1024;
+
+/** Strictly increasing stamps over a possibly stalling or backward-stepping source. */
+export class Stamper {
+  private last: number;
+  private readonly store: HighWaterStore | undefined;
+
+  constructor(store?: HighWaterStore) {
+    this.store = store;
+    this.last = store?.load() ?? -Infinity;
+  }
+
+  /** The highest stamp given so far (-Infinity before the first). */
+  get highWater(): number {
+    return this.last;
+  }
+
+  next(source: number): number {
+    let stamp = source > this.last ? source : this.last + STAMP_STEP;
+    // Far from zero, a step may vanish in rounding: move to the next representable double.
+    if (stamp <= this.last) stamp = nextUp(this.last);
+    this.last = stamp;
+    this.store?.save(stamp);
+    return stamp;
+  }
+}
+
+function nextUp(x: number): number {
+  const buf = new DataView(new ArrayBuffer(8));
+  buf.setFloat64(0, x);
+  const bits = buf.getBigUint64(0);
+  buf.setBigUint64(0, x >= 0 ? bits + 1n : bits - 1n);
+  return buf.getFloat64(0);
+}

@@ -1,0 +1,59 @@
+import { HamsyncError, describe } from '../errors.js';
+import { canonical, type Json } from './lexical.js';
+
+/** What HAM decides for one incoming update. */
+export type Decision = 'defer' | 'historical' | 'apply' | 'same';
+
+/** A state-stamped value, as the resolver sees it. */
+export interface Stamped {
+  readonly state: number;
+  readonly value: Json | unknown;
+}
+
+/** A state and the canonical JSON text of its value; what the replica keeps at hand. */
+export interface CanonicalStamped {
+  readonly state: number;
+  readonly text: string;
+}
+
+export function assertState(state: unknown, field = 'state'): asserts state is number {
+  if (typeof state !== 'number' || !Number.isFinite(state)) {
+    throw new HamsyncError('HAMSYNC_ERR_STATE', `${field} must be a finite number, got ${describe(state)}`, { field });
+  }
+}
+
+/**
+ * GUN's Hypothetical Amnesia Machine, for one record.
+ *
+ * - `defer`: the update is from this machine's future (`incoming.state > machineState`).
+ * - `historical`: it is older than the live value, or it lost an equal-state tie.
+ * - `apply`: `current.state < incoming.state <= machineState`, or there is no current value,
+ *   or it won an equal-state tie (its canonical JSON is lexically greater).
+ * - `same`: equal state and equal value.
+ *
+ * Pure: no clock, no I/O. Throws HAMSYNC_ERR_STATE / HAMSYNC_ERR_VALUE for input
+ * that is not a finite state or not a JSON value.
+ */
+export function ham(machineState: number, incoming: Stamped, current?: Stamped): Decision {
+  assertState(machineState, 'machineState');
+  assertState(incoming.state, 'incoming.state');
+  const incomingText = canonical(incoming.value);
+  if (current === undefined) {
+    return incoming.state > machineState ? 'defer' : 'apply';
+  }
+  assertState(current.state, 'current.state');
+  return hamCanonical(machineState, { state: incoming.state, text: incomingText }, { state: current.state, text: canonical(current.value) });
+}
+
+/**
+ * The same decision over pre-validated states and canonical texts (the hot path
+ * of the replica, which canonicalises each value once).
+ */
+export function hamCanonical(machineState: number, incoming: CanonicalStamped, current?: CanonicalStamped): Decision {
+  if (incoming.state > machineState) return 'defer';
+  if (current === undefined) return 'apply';
+  if (incoming.state < current.state) return 'historical';
+  if (incoming.state > current.state) return 'apply';
+  if (incoming.text === current.text) return 'same';
+  return incoming.text > current.text ? 'apply' : 'historical';
+}

@@ -1,0 +1,71 @@
+import { HamsyncError, describe } from '../errors.js';
+import { Stamper, type Clock, type HighWaterStore } from './clock.js';
+
+export interface WallClockOptions {
+  /** Milliseconds added to the wall clock, to simulate or correct drift. Default 0. */
+  offsetMs?: number;
+  /** Rate error in parts per million (e.g. 50 runs 50 µs/s fast), for simulated devices. Default 0. */
+  driftPpm?: number;
+  /** Persists the stamp high-water mark; without it stamps are monotonic only within this process. */
+  highWater?: HighWaterStore;
+  /** The underlying time source in ms; defaults to `Date.now`. For tests of the clock itself. */
+  source?: () => number;
+}
+
+/** Longest single timer wait: re-check at least this often so clock steps are noticed. */
+const RECHECK_MS = 1000;
+
+/** Wall clock + offset (+ optional rate drift), never decreasing, with persisted strictly increasing stamps. */
+export class WallClock implements Clock {
+  private readonly offsetMs: number;
+  private readonly rate: number;
+  private readonly source: () => number;
+  private readonly origin: number;
+  private readonly stamper: Stamper;
+  private floor = -Infinity;
+
+  constructor(options: WallClockOptions = {}) {
+    const { offsetMs = 0, driftPpm = 0 } = options;
+    if (!Number.isFinite(offsetMs)) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `clock offsetMs must be a finite number, got ${describe(offsetMs)}`, { field: 'offsetMs' });
+    if (!Number.isFinite(driftPpm) || Math.abs(driftPpm) >= 1e6) {
+      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `clock driftPpm must be a finite number between -1e6 and 1e6, got ${describe(driftPpm)}`, { field: 'driftPpm' });
+    }
+    this.offsetMs = offsetMs;
+    this.rate = 1 + driftPpm / 1e6;
+    this.source = options.source ?? Date.now;
+    this.origin = this.source();
+    this.stamper = new Stamper(options.highWater);
+  }
+
+  now(): number {
+    const raw = this.origin + (this.source() - this.origin) * this.rate + this.offsetMs;
+    // Never below an earlier reading or a stamp we gave: our own updates must never be "from the future".
+    const floor = Math.max(this.floor, this.stamper.highWater);
+    this.floor = raw > floor ? raw : floor;
+    return this.floor;
+  }
+
+  stamp(): number {
+    return this.stamper.next(this.now());
+  }
+
+  schedule(state: number, fn: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let cancelled = false;
+    const check = (): void => {
+      if (cancelled) return;
+      const wait = state - this.now();
+      if (wait <= 0) {
+        fn();
+        return;
+      }
+      timer = setTimeout(check, Math.min(Math.ceil(wait), RECHECK_MS));
+      timer.unref();
+    };
+    check();
+    return () => {
+      cancelled = true;
+      if (timer) clearTimeout(timer);
+    };
+  }
+}

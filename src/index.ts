@@ -1,0 +1,11 @@
+export { ham, hamCanonical, assertState, type Decision, type Stamped } from './ham/decide.js';
+export { canonical, compareLexical, type Json } from './ham/lexical.js';
+export { type Clock, type HighWaterStore, Stamper, STAMP_STEP } from './ham/clock.js';
+export { WallClock, type WallClockOptions } from './ham/wall-clock.js';
+export { ManualClock } from './ham/manual-clock.js';
+export { HamsyncError, isHamsyncError, ERROR_CODES, type ErrorCode } from './errors.js';
+export { DEFAULT_LIMITS, type Limits } from './model/limits.js';
+export { assertKey, assertSource } from './model/keys.js';
+export type { Update } from './model/update.js';
+export type { Outcome } from './store/rows.js';
+export { Replica, type ReplicaOptions, type Receipt, type ChangeEvent, type Entry, type HistoryEntry, type DeferredEntry, type HistoryRange, type Result } from './sync/replica.js';

@@ -1,0 +1,40 @@
+import { HamsyncError, describe } from '../errors.js';
+import type { Limits } from './limits.js';
+
+// A segment: anything printable except the separator and MQTT's wildcards.
+// eslint-disable-next-line no-control-regex
+const BAD_SEGMENT_CHAR = /[\u0000-\u001f\u007f+#/]/;
+const SOURCE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Checks a key: non-empty "/"-separated segments, no `+`, `#` or control characters,
+ * at most `maxKeyBytes` UTF-8 bytes and `maxKeyDepth` segments. Keys map 1:1 onto MQTT topics.
+ */
+export function assertKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDepth'>): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new HamsyncError('HAMSYNC_ERR_KEY', `key must be a non-empty string, got ${describe(key)}`, { key });
+  }
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > limits.maxKeyBytes) {
+    throw new HamsyncError('HAMSYNC_ERR_KEY', `key is ${bytes} bytes, the limit is ${limits.maxKeyBytes}`, { key: key.slice(0, 64) });
+  }
+  const segments = key.split('/');
+  if (segments.length > limits.maxKeyDepth) {
+    throw new HamsyncError('HAMSYNC_ERR_KEY', `key has ${segments.length} segments, the limit is ${limits.maxKeyDepth}: ${describe(key)}`, { key });
+  }
+  for (const segment of segments) {
+    if (segment.length === 0 || BAD_SEGMENT_CHAR.test(segment)) {
+      throw new HamsyncError('HAMSYNC_ERR_KEY', `key ${describe(key)} has an empty segment or a +, # or control character`, { key });
+    }
+  }
+  if (key.toWellFormed() !== key) {
+    throw new HamsyncError('HAMSYNC_ERR_KEY', `key ${describe(key)} is not well-formed Unicode (lone surrogate)`, { key });
+  }
+}
+
+/** A source is a device id: 1 to 64 of [A-Za-z0-9_-]. */
+export function assertSource(source: unknown): asserts source is string {
+  if (typeof source !== 'string' || !SOURCE.test(source)) {
+    throw new HamsyncError('HAMSYNC_ERR_SOURCE', `source must be 1-64 characters of [A-Za-z0-9_-], got ${describe(source)}`, { source });
+  }
+}

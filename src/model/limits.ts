@@ -1,0 +1,36 @@
+import { HamsyncError, describe } from '../errors.js';
+
+/** Bounds on what one update may carry. Every field is documented in README "Limits". */
+export interface Limits {
+  /** Longest key, in UTF-8 bytes. Default 256. */
+  maxKeyBytes: number;
+  /** Most "/"-separated segments in a key. Default 16. */
+  maxKeyDepth: number;
+  /** Longest value, as canonical JSON in UTF-8 bytes. Default 65536 (64 KiB). */
+  maxValueBytes: number;
+  /** Most updates in one batch. Default 10000. */
+  maxBatch: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxKeyBytes: 256,
+  maxKeyDepth: 16,
+  maxValueBytes: 65536,
+  maxBatch: 10000,
+});
+
+/** Merges user limits over the defaults, checking each (errors name the field and the value). */
+export function resolveLimits(partial: Partial<Limits> = {}, prefix = 'limits'): Limits {
+  const out: Limits = { ...DEFAULT_LIMITS };
+  for (const [name, value] of Object.entries(partial) as [keyof Limits, unknown][]) {
+    if (!(name in DEFAULT_LIMITS)) {
+      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${prefix}.${String(name)} is not a known option`, { field: `${prefix}.${String(name)}` });
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${prefix}.${name} must be a positive integer, got ${describe(value)}`, { field: `${prefix}.${name}` });
+    }
+    out[name] = value;
+  }
+  return out;
+}

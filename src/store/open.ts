@@ -1,0 +1,55 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { HamsyncError, describe } from '../errors.js';
+import type { DeferredKey, DeferredRow, HistoryKey, HistoryRow, LiveRow } from './rows.js';
+
+/** The LMDB environment of one data directory and its named databases. */
+export interface Store {
+  readonly root: RootDatabase;
+  readonly live: Database<LiveRow, string>;
+  readonly history: Database<HistoryRow, HistoryKey>;
+  readonly deferred: Database<DeferredRow, DeferredKey>;
+  /** Small bookkeeping values: format version, sequence counter, clock high-water mark. */
+  readonly meta: Database<unknown, string>;
+}
+
+export const STORE_FORMAT = 1;
+
+export interface StoreOptions {
+  /** Largest the map may grow to, in bytes. Default 16 GiB (virtual; disk use follows the data). */
+  mapSize?: number;
+}
+
+/** Opens (creating if needed) the LMDB environment in `dir`. Throws HAMSYNC_ERR_STORE with the reason. */
+export function openStore(dir: string, options: StoreOptions = {}): Store {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `dataDir must be a non-empty path, got ${describe(dir)}`, { field: 'dataDir' });
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot use data directory ${dir}: ${(err as Error).message}`, { dir });
+  }
+  let root: RootDatabase;
+  try {
+    root = open({ path: dir, maxDbs: 8, mapSize: options.mapSize ?? 16 * 1024 ** 3, remapChunks: true });
+  } catch (err) {
+    throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot open LMDB in ${dir}: ${(err as Error).message}`, { dir });
+  }
+  const store: Store = {
+    root,
+    live: root.openDB<LiveRow, string>({ name: 'live' }),
+    history: root.openDB<HistoryRow, HistoryKey>({ name: 'history' }),
+    deferred: root.openDB<DeferredRow, DeferredKey>({ name: 'deferred' }),
+    meta: root.openDB<unknown, string>({ name: 'meta' }),
+  };
+  const format = store.meta.get('format');
+  if (format === undefined) {
+    store.meta.putSync('format', STORE_FORMAT);
+  } else if (format !== STORE_FORMAT) {
+    void root.close();
+    throw new HamsyncError('HAMSYNC_ERR_STORE', `data directory ${dir} has store format ${describe(format)}, this hamsync reads ${STORE_FORMAT}`, { dir });
+  }
+  return store;
+}

@@ -1,0 +1,31 @@
+/** How a resolved update ended up, as recorded in history. */
+export type Outcome = 'applied' | 'historical' | 'tie-lost' | 'same';
+
+/** live: key -> the current winner. `j` is the value's canonical JSON text. */
+export interface LiveRow {
+  s: number;
+  src: string;
+  j: string;
+}
+
+/** history: [key, state, seq] -> one accepted update, as resolved. Append-only. */
+export interface HistoryRow {
+  src: string;
+  j: string;
+  /** Outcome when it was resolved. */
+  o: Outcome;
+  /** True when it waited in the deferred queue before it was resolved. */
+  d: boolean;
+  /** Local receive time (machine state when it arrived). */
+  rx: number;
+}
+
+/** deferred: [state, key, seq] -> an update from the future, waiting for the clock. */
+export interface DeferredRow {
+  src: string;
+  j: string;
+  rx: number;
+}
+
+export type HistoryKey = [key: string, state: number, seq: number];
+export type DeferredKey = [state: number, key: string, seq: number];

@@ -1,0 +1,69 @@
+import type { LiveRow } from '../store/rows.js';
+
+/**
+ * The write-through view: lmdb-js commits writes asynchronously and `get()` does
+ * not see a put until its transaction commits, so the replica keeps what it has
+ * written but not yet committed here, and reads through it. Entries leave when
+ * their batch commits (or fails).
+ */
+export class Overlay {
+  private readonly live = new Map<string, LiveRow>();
+  private readonly fingerprints = new Set<string>();
+  private readonly deferredGone = new Set<string>();
+
+  getLive(key: string): LiveRow | undefined {
+    return this.live.get(key);
+  }
+
+  setLive(key: string, row: LiveRow, batch: PendingBatch): void {
+    this.live.set(key, row);
+    batch.live.push([key, row]);
+  }
+
+  /** Marks an exact update (history row or deferred row) as written but not committed. */
+  addFingerprint(fp: string, batch: PendingBatch): void {
+    this.fingerprints.add(fp);
+    batch.fingerprints.push(fp);
+  }
+
+  hasFingerprint(fp: string): boolean {
+    return this.fingerprints.has(fp);
+  }
+
+  /** Marks a deferred row as removed but not committed, so it is not resolved twice. */
+  removeDeferred(id: string, batch: PendingBatch): void {
+    this.deferredGone.add(id);
+    batch.deferredGone.push(id);
+  }
+
+  isDeferredGone(id: string): boolean {
+    return this.deferredGone.has(id);
+  }
+
+  /** Drops a batch's entries once LMDB has committed it (reads then see the same data from LMDB). */
+  settle(batch: PendingBatch): void {
+    for (const [key, row] of batch.live) if (this.live.get(key) === row) this.live.delete(key);
+    for (const fp of batch.fingerprints) this.fingerprints.delete(fp);
+    for (const id of batch.deferredGone) this.deferredGone.delete(id);
+  }
+
+  get size(): number {
+    return this.live.size + this.fingerprints.size + this.deferredGone.size;
+  }
+}
+
+/** What one batch put into the overlay. */
+export interface PendingBatch {
+  live: [string, LiveRow][];
+  fingerprints: string[];
+  deferredGone: string[];
+}
+
+export function newBatch(): PendingBatch {
+  return { live: [], fingerprints: [], deferredGone: [] };
+}
+
+/** Identity of an exact update: same key, state, source and value. */
+export function fingerprint(key: string, state: number, source: string, text: string): string {
+  return `${key}\u0000${state}\u0000${source}\u0000${text}`;
+}

@@ -1,0 +1,211 @@
+import { EventEmitter } from 'node:events';
+import { HamsyncError } from '../errors.js';
+import type { Clock, HighWaterStore } from '../ham/clock.js';
+import { WallClock } from '../ham/wall-clock.js';
+import type { Decision } from '../ham/decide.js';
+import type { Json } from '../ham/lexical.js';
+import { resolveLimits, type Limits } from '../model/limits.js';
+import { checkBatch, type CheckedUpdate } from '../model/update.js';
+import { openStore, type Store } from '../store/open.js';
+import { readDeferred, readHistory, readLive, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange } from '../store/read.js';
+import { DeferredTimer } from './deferred-timer.js';
+import { newBatch, Overlay } from './overlay.js';
+import { defer, settle, type BatchContext, type Change, type Result } from './resolve.js';
+
+export interface ReplicaOptions {
+  /** Directory of the LMDB environment (created if missing). Required. */
+  dataDir: string;
+  /**
+   * The machine clock, or a factory given the replica's persisted high-water store.
+   * Default: the wall clock with `clockOffsetMs`, its stamps persisted in the store.
+   */
+  clock?: Clock | ((highWater: HighWaterStore) => Clock);
+  /** Offset for the default wall clock, in ms. Default 0. */
+  clockOffsetMs?: number;
+  /** Bounds on keys, values and batches (see Limits). */
+  limits?: Partial<Limits>;
+  /** LMDB map size in bytes. Default 16 GiB. */
+  mapSize?: number;
+  /** Most deferred updates resolved in one transaction when they fall due. Default 1000. */
+  promoteChunk?: number;
+}
+
+/** What `receive` returns: decisions now, and promises for the commit and for durability. */
+export interface Receipt {
+  results: Result[];
+  /** Resolves when the batch (and everything before it) is committed and visible to readers. */
+  committed: Promise<void>;
+  /** Resolves when the batch (and everything before it) is flushed to disk: safe to acknowledge. */
+  durable: Promise<void>;
+}
+
+export interface ChangeEvent {
+  key: string;
+  value: Json;
+  state: number;
+  source: string;
+  deferred: boolean;
+}
+
+export type { DeferredEntry, Entry, HistoryEntry, HistoryRange, Decision, Result };
+
+/**
+ * One replica: a durable LMDB store (live, history, deferred) behind GUN's HAM.
+ * Emits `change` (ChangeEvent) for every update that changed the live view, after it committed.
+ */
+export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error] }> {
+  readonly clock: Clock;
+  readonly limits: Limits;
+  private readonly store: Store;
+  private readonly overlay = new Overlay();
+  private readonly timer: DeferredTimer;
+  private seq: number;
+  private closed = false;
+
+  private constructor(store: Store, options: ReplicaOptions) {
+    super();
+    this.store = store;
+    this.limits = resolveLimits(options.limits);
+    const highWater: HighWaterStore = {
+      load: () => store.meta.get('clock.hw') as number | undefined,
+      save: (stamp) => void store.meta.put('clock.hw', stamp),
+    };
+    const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, highWater: hw }));
+    this.clock = typeof clock === 'function' ? clock(highWater) : clock;
+    this.seq = (store.meta.get('seq') as number | undefined) ?? 0;
+    this.timer = new DeferredTimer(this.clock, store, options.promoteChunk ?? 1000, (ctx, chunk) => this.promote(ctx, chunk), () => this.newContext(), (ctx) => this.finish(ctx), (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  /** Opens the data directory, resolves deferred updates that fell due while closed, and arms the timer. */
+  static async open(options: ReplicaOptions): Promise<Replica> {
+    const replica = new Replica(openStore(options.dataDir, { mapSize: options.mapSize }), options);
+    await replica.timer.start();
+    return replica;
+  }
+
+  /** The machine state now (HAM's upper boundary). */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** A fresh, strictly increasing local stamp. */
+  stamp(): number {
+    return this.clock.stamp();
+  }
+
+  /**
+   * Validates the whole batch (any invalid update throws a coded HamsyncError and nothing is
+   * written), then resolves every update with HAM and writes the outcome in one transaction.
+   */
+  receive(updates: readonly unknown[]): Receipt {
+    this.assertOpen();
+    const checked = checkBatch(updates, this.limits);
+    const ctx = this.newContext();
+    const machine = this.clock.now();
+    const results = checked.map((u) => this.resolveOne(ctx, u, machine));
+    return this.finish(ctx, results);
+  }
+
+  private resolveOne(ctx: BatchContext, u: CheckedUpdate, machine: number): Result {
+    if (u.state > machine) {
+      const result = defer(ctx, u, machine);
+      if (!result.duplicate) this.timer.consider(u.state);
+      return result;
+    }
+    return settle(ctx, u, machine, machine, false);
+  }
+
+  private promote(ctx: BatchContext, chunk: { id: string; update: CheckedUpdate; rx: number; dbKey: [number, string, number] }[]): void {
+    const machine = this.clock.now();
+    for (const row of chunk) {
+      void this.store.deferred.remove(row.dbKey);
+      this.overlay.removeDeferred(row.id, ctx.batch);
+      settle(ctx, row.update, machine, row.rx, true);
+    }
+  }
+
+  private newContext(): BatchContext {
+    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], seq: this.seq };
+  }
+
+  private finish(ctx: BatchContext, results: Result[] = []): Receipt {
+    if (ctx.seq !== this.seq) {
+      this.seq = ctx.seq;
+      void this.store.meta.put('seq', ctx.seq);
+    }
+    const root = this.store.root;
+    // Both are lazy thenables over "everything written so far": take them now, in this turn.
+    const committed = new Promise<void>((resolve, reject) => root.committed.then(() => resolve(), reject));
+    const durable = new Promise<void>((resolve, reject) => root.flushed.then(() => resolve(), reject));
+    const settled = committed.then(
+      () => {
+        this.overlay.settle(ctx.batch);
+        for (const c of lastPerKey(ctx.changes)) this.emit('change', { key: c.key, value: JSON.parse(c.text) as Json, state: c.state, source: c.source, deferred: c.deferred });
+      },
+      (err: unknown) => {
+        this.overlay.settle(ctx.batch);
+        throw new HamsyncError('HAMSYNC_ERR_STORE', `commit failed: ${(err as Error).message}`);
+      },
+    );
+    settled.catch(() => undefined);
+    durable.catch(() => undefined);
+    return { results, committed: settled, durable: Promise.all([settled, durable]).then(() => undefined) };
+  }
+
+  /** The live value of a key, or undefined. Sees writes not yet committed. */
+  get(key: string): Entry | undefined {
+    this.assertOpen();
+    const row = this.overlay.getLive(key) ?? this.store.live.get(key);
+    return row && { key, value: JSON.parse(row.j) as Json, state: row.s, source: row.src };
+  }
+
+  /** Every live entry in key order, optionally only keys starting with `prefix` (committed data). */
+  live(prefix = ''): Iterable<Entry> {
+    this.assertOpen();
+    return readLive(this.store, prefix);
+  }
+
+  /** History rows of one key in state order (committed data), within `range`. */
+  history(key: string, range: HistoryRange = {}): HistoryEntry[] {
+    this.assertOpen();
+    return readHistory(this.store, key, range);
+  }
+
+  /** Updates waiting for the clock, earliest first (committed data). */
+  deferred(limit = Infinity): DeferredEntry[] {
+    this.assertOpen();
+    return readDeferred(this.store, limit);
+  }
+
+  /** Resolves once every write so far is flushed to disk. */
+  async flushed(): Promise<void> {
+    await this.store.root.flushed;
+  }
+
+  /** Stops the deferred timer, waits for pending writes, and closes LMDB. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.timer.stop();
+    await this.timer.idle();
+    await this.store.root.flushed;
+    await this.store.root.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new HamsyncError('HAMSYNC_ERR_CLOSED', 'the replica is closed');
+  }
+}
+
+/** Within one batch only a key's final change is announced (an update and its tie-breaker, say). */
+function lastPerKey(changes: Change[]): Change[] {
+  if (changes.length < 2) return changes;
+  const last = new Map<string, Change>();
+  for (const c of changes) {
+    last.delete(c.key);
+    last.set(c.key, c);
+  }
+  return [...last.values()];
+}

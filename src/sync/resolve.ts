@@ -1,0 +1,95 @@
+import { hamCanonical, type Decision } from '../ham/decide.js';
+import type { CheckedUpdate } from '../model/update.js';
+import type { Store } from '../store/open.js';
+import type { LiveRow, Outcome } from '../store/rows.js';
+import { fingerprint, type Overlay, type PendingBatch } from './overlay.js';
+
+/** What happened to one update handed to the replica. */
+export interface Result {
+  decision: Decision;
+  /** True when the exact update (key, state, source, value) was already stored: nothing was written. */
+  duplicate: boolean;
+}
+
+/** An update whose value changed the live view; emitted as a `change` event once committed. */
+export interface Change {
+  key: string;
+  state: number;
+  source: string;
+  text: string;
+  /** True when it had waited in the deferred queue. */
+  deferred: boolean;
+}
+
+/** Shared, mutable state of one write batch. */
+export interface BatchContext {
+  readonly store: Store;
+  readonly overlay: Overlay;
+  readonly batch: PendingBatch;
+  readonly changes: Change[];
+  /** Next history/deferred sequence number; advanced as rows are written. */
+  seq: number;
+}
+
+export function currentRow(ctx: Pick<BatchContext, 'store' | 'overlay'>, key: string): LiveRow | undefined {
+  return ctx.overlay.getLive(key) ?? ctx.store.live.get(key);
+}
+
+/** Is this exact update already in history (committed or in flight)? */
+export function inHistory(ctx: BatchContext, u: CheckedUpdate): boolean {
+  if (ctx.overlay.hasFingerprint(fingerprint(u.key, u.state, u.source, u.text))) return true;
+  for (const { value } of ctx.store.history.getRange({ start: [u.key, u.state], end: [u.key, u.state, Infinity] })) {
+    if (value.src === u.source && value.j === u.text) return true;
+  }
+  return false;
+}
+
+/** Is this exact update already waiting in the deferred queue (committed or in flight)? */
+export function inDeferred(ctx: BatchContext, u: CheckedUpdate): boolean {
+  const fp = fingerprint(u.key, u.state, u.source, u.text);
+  if (ctx.overlay.hasFingerprint(`d${fp}`)) return true;
+  for (const { key, value } of ctx.store.deferred.getRange({ start: [u.state, u.key], end: [u.state, u.key, Infinity] })) {
+    if (value.src === u.source && value.j === u.text && !ctx.overlay.isDeferredGone(key.join('\u0000'))) return true;
+  }
+  return false;
+}
+
+/** Queues an update from the future into the deferred queue. */
+export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
+  if (inDeferred(ctx, u)) return { decision: 'defer', duplicate: true };
+  void ctx.store.deferred.put([u.state, u.key, ctx.seq++], { src: u.source, j: u.text, rx });
+  ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
+  return { decision: 'defer', duplicate: false };
+}
+
+/**
+ * Resolves an update that is due (state <= machine state) against the live view and
+ * writes the outcome: live (when applied) and one history row (unless an exact duplicate).
+ */
+export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx: number, wasDeferred: boolean): Result {
+  const current = currentRow(ctx, u.key);
+  const decision = hamCanonical(machine, { state: u.state, text: u.text }, current && { state: current.s, text: current.j });
+  // An update that applies cannot already be in history: anything there is at or below the live value.
+  if (decision !== 'apply' && inHistory(ctx, u)) return { decision, duplicate: true };
+  let outcome: Outcome;
+  if (decision === 'apply') {
+    outcome = 'applied';
+    const row: LiveRow = { s: u.state, src: u.source, j: u.text };
+    void ctx.store.live.put(u.key, row);
+    ctx.overlay.setLive(u.key, row, ctx.batch);
+    ctx.changes.push({ key: u.key, state: u.state, source: u.source, text: u.text, deferred: wasDeferred });
+  } else if (decision === 'same') {
+    outcome = 'same';
+    // Equal value from another source: the lexically greater source is credited, so every replica agrees.
+    if (current && u.source > current.src) {
+      const row: LiveRow = { s: current.s, src: u.source, j: current.j };
+      void ctx.store.live.put(u.key, row);
+      ctx.overlay.setLive(u.key, row, ctx.batch);
+    }
+  } else {
+    outcome = current && current.s === u.state ? 'tie-lost' : 'historical';
+  }
+  void ctx.store.history.put([u.key, u.state, ctx.seq++], { src: u.source, j: u.text, o: outcome, d: wasDeferred, rx });
+  ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
+  return { decision, duplicate: false };
+}
