@@ -3,6 +3,13 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isHamsyncError } from '../errors.js';
+import * as broker from './broker.js';
+import * as daemon from './daemon.js';
+import * as deferred from './deferred.js';
+import * as get from './get.js';
+import * as history from './history.js';
+import * as put from './put.js';
+import * as status from './status.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -11,6 +18,13 @@ export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('hamsync')
     .usage('$0 <command> [options]\n\nTelemetry and state sync for devices whose clocks cannot be trusted.')
+    .command(broker)
+    .command(daemon)
+    .command(put)
+    .command(get)
+    .command(deferred)
+    .command(history)
+    .command(status)
     .version(pkg.version)
     .strict()
     .demandCommand(1, 'Name a command; see --help.')
@@ -18,7 +32,7 @@ export async function main(argv: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err && !isHamsyncError(err)) throw err;
       process.stderr.write(`hamsync: ${err ? err.message : msg}\n`);
-      process.exit(2);
+      process.exit(err ? 1 : 2);
     })
     .help()
     .parseAsync();

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamsyncError, describe } from '../errors.js';
-import type { DeferredKey, DeferredRow, HistoryKey, HistoryRow, LiveRow } from './rows.js';
+import type { DeferredKey, DeferredRow, HistoryKey, HistoryRow, LiveRow, OutboxRow } from './rows.js';
 
 /** The LMDB environment of one data directory and its named databases. */
 export interface Store {
@@ -9,6 +9,8 @@ export interface Store {
   readonly live: Database<LiveRow, string>;
   readonly history: Database<HistoryRow, HistoryKey>;
   readonly deferred: Database<DeferredRow, DeferredKey>;
+  /** Device side: encoded put messages not yet acknowledged by the broker, in order. */
+  readonly outbox: Database<OutboxRow, number>;
   /** Small bookkeeping values: format version, sequence counter, clock high-water mark. */
   readonly meta: Database<unknown, string>;
 }
@@ -42,6 +44,7 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
     live: root.openDB<LiveRow, string>({ name: 'live' }),
     history: root.openDB<HistoryRow, HistoryKey>({ name: 'history' }),
     deferred: root.openDB<DeferredRow, DeferredKey>({ name: 'deferred' }),
+    outbox: root.openDB<OutboxRow, number>({ name: 'outbox' }),
     meta: root.openDB<unknown, string>({ name: 'meta' }),
   };
   const format = store.meta.get('format');

@@ -29,3 +29,9 @@ export interface DeferredRow {
 
 export type HistoryKey = [key: string, state: number, seq: number];
 export type DeferredKey = [state: number, key: string, seq: number];
+
+/** outbox: seq -> one encoded put message (wire payload text) and how many updates it carries. */
+export interface OutboxRow {
+  p: string;
+  n: number;
+}

@@ -7,6 +7,7 @@ import type { Json } from '../ham/lexical.js';
 import { resolveLimits, type Limits } from '../model/limits.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
 import { openStore, type Store } from '../store/open.js';
+import { Outbox } from '../store/outbox.js';
 import { readDeferred, readHistory, readLive, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange } from '../store/read.js';
 import { DeferredTimer } from './deferred-timer.js';
 import { newBatch, Overlay } from './overlay.js';
@@ -42,6 +43,8 @@ export interface Receipt {
 export interface ChangeEvent {
   key: string;
   value: Json;
+  /** The value's canonical JSON text. */
+  text: string;
   state: number;
   source: string;
   deferred: boolean;
@@ -61,6 +64,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
   private readonly timer: DeferredTimer;
   private seq: number;
   private closed = false;
+  private outboxQueue: Outbox | undefined;
 
   private constructor(store: Store, options: ReplicaOptions) {
     super();
@@ -142,7 +146,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     const settled = committed.then(
       () => {
         this.overlay.settle(ctx.batch);
-        for (const c of lastPerKey(ctx.changes)) this.emit('change', { key: c.key, value: JSON.parse(c.text) as Json, state: c.state, source: c.source, deferred: c.deferred });
+        for (const c of lastPerKey(ctx.changes)) this.emit('change', { key: c.key, value: JSON.parse(c.text) as Json, text: c.text, state: c.state, source: c.source, deferred: c.deferred });
       },
       (err: unknown) => {
         this.overlay.settle(ctx.batch);
@@ -177,6 +181,13 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
   deferred(limit = Infinity): DeferredEntry[] {
     this.assertOpen();
     return readDeferred(this.store, limit);
+  }
+
+  /** The store-and-forward outbox kept in this replica's LMDB environment (device side). */
+  outbox(): Outbox {
+    this.assertOpen();
+    this.outboxQueue ??= new Outbox(this.store);
+    return this.outboxQueue;
   }
 
   /** Resolves once every write so far is flushed to disk. */

@@ -1,0 +1,161 @@
+import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes';
+import { Counters } from '../src/counters.js';
+import { isHamsyncError } from '../src/errors.js';
+import { canonical } from '../src/ham/lexical.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import type { ChangeEvent, Replica } from '../src/sync/replica.js';
+import { decodePut, decodeSyncRequest, encodeState, encodeSyncResponse, DEFAULT_WIRE_LIMITS, type WireLimits, type WireUpdate } from '../src/wire/codec.js';
+import { matchKey, parseTopic, topics } from '../src/wire/topics.js';
+
+export interface HubOptions {
+  replica: Replica;
+  /** Namespace this hub resolves. Default "default". */
+  ns?: string;
+  log?: Logger;
+  wire?: WireLimits;
+  /** Updates per catch-up answer message. Default 500. */
+  syncChunk?: number;
+}
+
+/**
+ * The hub replica inside the broker: every put on `hamsync/<ns>/put/<device>` is validated,
+ * resolved with HAM and made durable in LMDB *before* Aedes sends the PUBACK (authorizePublish
+ * runs before the ack); the resolved live view is published, retained, on the state topics.
+ */
+export class Hub {
+  readonly counters = new Counters();
+  readonly ns: string;
+  private readonly replica: Replica;
+  private readonly log: Logger;
+  private readonly wire: WireLimits;
+  private readonly syncChunk: number;
+  /** Payloads of rejected messages: acknowledged (so the sender does not retry forever) but never forwarded. */
+  private readonly rejected = new WeakSet<Buffer>();
+  private aedes: Aedes | undefined;
+  private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source);
+
+  constructor(options: HubOptions) {
+    this.replica = options.replica;
+    this.ns = options.ns ?? 'default';
+    this.log = options.log ?? silentLogger;
+    this.wire = options.wire ?? DEFAULT_WIRE_LIMITS;
+    this.syncChunk = options.syncChunk ?? 500;
+  }
+
+  /** Installs the hub's hooks on an Aedes instance and republishes the live view as retained state. */
+  attach(aedes: Aedes): void {
+    this.aedes = aedes;
+    aedes.authorizePublish = (client, packet, cb) => this.authorizePublish(client, packet, cb);
+    aedes.authorizeForward = (_client, packet) => (this.rejected.has(packet.payload as Buffer) ? null : packet);
+    this.replica.on('change', this.onChange);
+    let n = 0;
+    for (const e of this.replica.live()) {
+      this.publishState(e.key, canonical(e.value), e.state, e.source);
+      n++;
+    }
+    this.log.info('hub attached', { ns: this.ns, liveKeys: n });
+  }
+
+  detach(): void {
+    this.replica.off('change', this.onChange);
+    this.aedes = undefined;
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    if (packet.topic.startsWith('$SYS')) return cb(new Error('$SYS topics are reserved'));
+    const t = parseTopic(packet.topic);
+    if (!t || t.ns !== this.ns) return cb(null);
+    switch (t.kind) {
+      case 'put':
+        packet.retain = false;
+        return this.put(client, packet, t.rest, cb);
+      case 'state':
+        // Only the hub speaks for the resolved view; a client's state message would mislead subscribers.
+        this.reject(client, packet, 'HAMSYNC_ERR_TOPIC', 'clients may not publish on state topics');
+        return cb(null);
+      case 'sync-req':
+        packet.retain = false;
+        cb(null);
+        return this.answerSync(client, packet, t.rest);
+      default:
+        return cb(null);
+    }
+  }
+
+  private put(client: Client | null, packet: PublishPacket, device: string, cb: (err?: Error | null) => void): void {
+    let durable: Promise<void>;
+    let count: number;
+    try {
+      const { updates } = decodePut(packet.payload as Buffer, device, this.wire);
+      const receipt = this.replica.receive(updates);
+      count = updates.length;
+      durable = receipt.durable;
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      this.reject(client, packet, err.code, err.message);
+      return cb(null);
+    }
+    durable.then(
+      () => {
+        this.counters.inc('updates.accepted', count);
+        this.counters.inc('messages.accepted');
+        cb(null);
+      },
+      (err: Error) => {
+        // Not durable: no PUBACK; the client drops the link and retransmits.
+        this.log.error('store failed, closing client without ack', { client: client?.id, err: err.message });
+        this.counters.inc('messages.store-failed');
+        cb(err);
+      },
+    );
+  }
+
+  private reject(client: Client | null, packet: PublishPacket, code: string, reason: string): void {
+    this.rejected.add(packet.payload as Buffer);
+    packet.retain = false;
+    this.counters.inc('messages.rejected');
+    this.counters.inc(`rejected.${code}`);
+    this.log.warn('message rejected', { code, reason, topic: packet.topic.slice(0, 200), client: client?.id, bytes: packet.payload.length });
+  }
+
+  private answerSync(client: Client | null, packet: PublishPacket, device: string): void {
+    let id: string;
+    let filters: string[];
+    try {
+      ({ id, filters } = decodeSyncRequest(packet.payload as Buffer, this.wire));
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      return this.reject(client, packet, err.code, err.message);
+    }
+    const wanted = (key: string): boolean => filters.some((f) => matchKey(f, key));
+    const chunk: WireUpdate[] = [];
+    let sent = 0;
+    const flush = (done: boolean): void => {
+      this.publish(topics.syncResponse(this.ns, device), encodeSyncResponse(id, chunk, done), false);
+      sent += chunk.length;
+      chunk.length = 0;
+    };
+    const add = (u: WireUpdate): void => {
+      chunk.push(u);
+      if (chunk.length >= this.syncChunk) flush(false);
+    };
+    for (const e of this.replica.live()) if (wanted(e.key)) add({ key: e.key, state: e.state, text: canonical(e.value), source: e.source });
+    for (const e of this.replica.deferred()) if (wanted(e.key)) add({ key: e.key, state: e.state, text: canonical(e.value), source: e.source });
+    flush(true);
+    this.counters.inc('sync.answered');
+    this.log.info('catch-up answered', { device, id, updates: sent });
+  }
+
+  private publishState(key: string, text: string, state: number, source: string): void {
+    this.publish(topics.state(this.ns, key), encodeState(text, state, source), true);
+  }
+
+  private publish(topic: string, payload: string, retain: boolean): void {
+    const aedes = this.aedes;
+    if (!aedes || aedes.closed) return;
+    const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain, dup: false } as AedesPublishPacket;
+    aedes.publish(packet, (err?: Error | null) => {
+      if (err) this.log.warn('publish failed', { topic, err: err.message });
+    });
+  }
+}

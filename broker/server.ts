@@ -1,0 +1,90 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { HamsyncError } from '../src/errors.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
+import type { WireLimits } from '../src/wire/codec.js';
+import { Hub } from './hub.js';
+
+export interface BrokerOptions {
+  /** TCP port for MQTT; 0 picks a free one. Default 1883. */
+  port?: number;
+  /** Address to listen on. Default "0.0.0.0" (all IPv4 interfaces). */
+  host?: string;
+  /** Port for MQTT over WebSocket; undefined: no WebSocket listener. */
+  wsPort?: number;
+  /** Hub replica data directory. Required. */
+  dataDir: string;
+  /** Namespace the hub resolves. Default "default". */
+  ns?: string;
+  log?: Logger;
+  wire?: WireLimits;
+  /** Extra replica options (clock, limits) — for tests and simulations. */
+  replica?: Omit<ReplicaOptions, 'dataDir'>;
+}
+
+export interface RunningBroker {
+  readonly port: number;
+  readonly wsPort: number | undefined;
+  readonly hub: Hub;
+  readonly replica: Replica;
+  readonly aedes: Aedes;
+  close(): Promise<void>;
+}
+
+function listen(server: Server | HttpServer, port: number, host: string, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new HamsyncError('HAMSYNC_ERR_LISTEN', `cannot listen for ${what} on ${host}:${port}: ${why}`, { port, host }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Starts Aedes with the hub replica attached, on TCP (and optionally WebSocket). */
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const log = options.log ?? silentLogger;
+  const host = options.host ?? '0.0.0.0';
+  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir });
+  const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000 });
+  const hub = new Hub({ replica, ns: options.ns, log, wire: options.wire });
+  hub.attach(aedes);
+  aedes.on('clientError', (client, err) => log.debug('client error', { client: client.id, err: err.message }));
+  aedes.on('connectionError', (client, err) => log.debug('connection error', { client: client.id, err: err.message }));
+
+  const tcp = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  let http: HttpServer | undefined;
+  let wss: WebSocketServer | undefined;
+  const closeAll = async (): Promise<void> => {
+    wss?.close();
+    await Promise.all([tcp, http].filter((s) => s?.listening).map((s) => new Promise((r) => (s as Server).close(r))));
+    await new Promise<void>((r) => aedes.close(() => r()));
+    hub.detach();
+    await replica.close();
+  };
+  try {
+    const port = await listen(tcp, options.port ?? 1883, host, 'MQTT');
+    let wsPort: number | undefined;
+    if (options.wsPort !== undefined) {
+      http = createHttpServer();
+      wss = new WebSocketServer({ server: http });
+      wss.on('connection', (ws, req) => {
+        (req.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+        aedes.handle(createWebSocketStream(ws), req);
+      });
+      wsPort = await listen(http, options.wsPort, host, 'MQTT over WebSocket');
+    }
+    log.info('broker listening', { host, port, wsPort, dataDir: options.dataDir, ns: hub.ns });
+    return { port, wsPort, hub, replica, aedes, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

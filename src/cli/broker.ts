@@ -1,0 +1,33 @@
+import type { Argv } from 'yargs';
+import { HamsyncError } from '../errors.js';
+import { assertNamespace } from '../wire/topics.js';
+import { defaultDataDir, loggerFor, stopOnSignal, withLogLevel } from './shared.js';
+
+export const command = 'broker';
+export const describe = 'Run the Aedes MQTT broker with the hub replica (resolves puts, publishes retained state)';
+
+export function builder(y: Argv) {
+  return withLogLevel(y)
+    .option('port', { type: 'number', default: 1883, describe: 'MQTT TCP port (0: any free port)' })
+    .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
+    .option('ws-port', { type: 'number', describe: 'also serve MQTT over WebSocket on this port' })
+    .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'hub replica directory (LMDB)' })
+    .option('ns', { type: 'string', default: 'default', describe: 'namespace the hub resolves' })
+    .example('$0 broker --data-dir /var/lib/hamsync-broker', 'serve MQTT on :1883')
+    .example('$0 broker --port 1884 --ws-port 8080 --data-dir ./hub', 'TCP on 1884 and WebSocket on 8080');
+}
+
+export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; logLevel: string }): Promise<void> {
+  const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
+  for (const [field, v] of [['port', argv.port], ['ws-port', argv.wsPort]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) {
+      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `--${field} must be a port from 0 to 65535, got ${String(v)}`, { field });
+    }
+  }
+  assertNamespace(argv.ns);
+  const { startBroker } = await import('../../broker/server.js');
+  const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log });
+  // One line on stdout that scripts (and tests) can read: where we listen.
+  process.stdout.write(`${JSON.stringify({ listening: { port: broker.port, wsPort: broker.wsPort } })}\n`);
+  stopOnSignal(() => broker.close(), log);
+}

@@ -1,0 +1,49 @@
+import { request } from 'node:http';
+import type { Argv } from 'yargs';
+import { HamsyncError } from '../errors.js';
+import { parseHostPort } from '../util/duration.js';
+
+/** Options every client command shares. */
+export function withClient<T>(y: Argv<T>) {
+  return y
+    .option('http', { type: 'string', default: process.env.HAMSYNC_HTTP ?? '127.0.0.1:7878', describe: 'the daemon\'s HTTP API (host:port)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' });
+}
+
+/** Calls the daemon's HTTP API; a daemon error becomes a HamsyncError with its code, no answer HAMSYNC_ERR_NETWORK. */
+export function call(http: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { host, port } = parseHostPort(http, 'http');
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, method, path, timeout: 10_000, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let parsed: Record<string, unknown>;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        } catch {
+          return reject(new HamsyncError('HAMSYNC_ERR_NETWORK', `the daemon at ${http} answered something that is not JSON`));
+        }
+        const status = res.statusCode ?? 0;
+        const err = parsed.error as { code?: string; message?: string } | undefined;
+        if (status >= 400 && status !== 404 && err) {
+          return reject(Object.assign(new HamsyncError('HAMSYNC_ERR_NETWORK', err.message ?? `HTTP ${status}`), { message: err.message ?? `HTTP ${status}` }));
+        }
+        resolve({ status, body: parsed });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => reject(new HamsyncError('HAMSYNC_ERR_NETWORK', `no daemon answers at ${http} (${e.message}); is 'hamsync daemon' running?`)));
+    req.end(data);
+  });
+}
+
+/** A state as a human reads it: ISO time when it looks like epoch ms, else the number. */
+export function showState(s: unknown): string {
+  return typeof s === 'number' && s > 946684800000 && s < 4102444800000 ? `${new Date(s).toISOString()} (${s})` : String(s);
+}
+
+export function print(json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
+}

@@ -1,0 +1,44 @@
+import type { Argv } from 'yargs';
+import { defaultDataDir, loggerFor, stopOnSignal, withLogLevel } from './shared.js';
+
+export const command = 'daemon';
+export const describe = 'Run the device daemon: local replica, store-and-forward outbox, MQTT link, local HTTP API';
+
+export function builder(y: Argv) {
+  return withLogLevel(y)
+    .option('id', { type: 'string', demandOption: true, describe: 'device id, 1-64 of [A-Za-z0-9_-]' })
+    .option('broker', { type: 'string', default: 'mqtt://127.0.0.1:1883', describe: 'broker URL (mqtt://, mqtts://, ws://, wss://)' })
+    .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'replica directory (LMDB)' })
+    .option('ns', { type: 'string', default: 'default', describe: 'namespace' })
+    .option('clock-offset', { type: 'string', default: '0', describe: 'added to the wall clock: +5s, -2m, 250ms (simulate or correct drift)' })
+    .option('subscribe', { type: 'string', array: true, default: ['#'], describe: 'key filter to replicate (MQTT-style + and #); repeatable' })
+    .option('http', { type: 'string', default: '127.0.0.1:7878', describe: 'local HTTP API address' })
+    .option('ca', { type: 'string', describe: 'CA certificate file for mqtts:// or wss://' })
+    .option('username', { type: 'string', describe: 'MQTT username' })
+    .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
+    .example('$0 daemon --id pi-7 --broker mqtt://hub.local:1883 --data-dir /var/lib/hamsync', 'a device daemon')
+    .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast');
+}
+
+export async function handler(argv: {
+  id: string;
+  broker: string;
+  dataDir: string;
+  ns: string;
+  clockOffset: string;
+  subscribe: string[];
+  http: string;
+  ca?: string;
+  username?: string;
+  password?: string;
+  logLevel: string;
+}): Promise<void> {
+  const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
+  const { Daemon } = await import('../daemon/daemon.js');
+  const daemon = await Daemon.start(
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password },
+    log,
+  );
+  process.stdout.write(`${JSON.stringify({ listening: { http: daemon.httpPort } })}\n`);
+  stopOnSignal(() => daemon.stop(), log);
+}

@@ -1,0 +1,20 @@
+import type { Argv } from 'yargs';
+import { HamsyncError } from '../errors.js';
+import { call, print, showState, withClient } from './client.js';
+
+export const command = 'get <key>';
+export const describe = 'Print the live value of a key from the local daemon';
+
+export function builder(y: Argv) {
+  return withClient(y)
+    .positional('key', { type: 'string', demandOption: true })
+    .example('$0 get mission/hello', 'value, state and source')
+    .example('$0 get pi-7/cpu/temp --json', 'as JSON');
+}
+
+export async function handler(argv: { key: string; http: string; json: boolean }): Promise<void> {
+  const res = await call(argv.http, 'GET', `/v1/keys/${encodeURIComponent(argv.key)}`);
+  if (res.status === 404) throw new HamsyncError('HAMSYNC_ERR_KEY', `no value for ${argv.key}`);
+  const b = res.body;
+  print(argv.json, b, () => `${JSON.stringify(b.v)}\n  state  ${showState(b.s)}\n  source ${String(b.src)}`);
+}

@@ -1,0 +1,40 @@
+import type { Argv } from 'yargs';
+import { assertLevel, createLogger, type Logger } from '../log.js';
+
+/** Where data lives when --data-dir is not given: systemd's StateDirectory, else ./hamsync-data. */
+export function defaultDataDir(): string {
+  return process.env.STATE_DIRECTORY?.split(':')[0] ?? './hamsync-data';
+}
+
+export function withLogLevel<T>(y: Argv<T>) {
+  return y.option('log-level', { type: 'string', default: process.env.HAMSYNC_LOG_LEVEL ?? 'info', describe: 'debug, info, warn, error or silent (JSON lines on stderr)' });
+}
+
+export function loggerFor(level: unknown, base: Record<string, unknown>): Logger {
+  assertLevel(level);
+  return createLogger(level, base);
+}
+
+/** Runs until SIGTERM or SIGINT, then stops cleanly and exits 0 (1 if stopping failed or took over 10 s). */
+export function stopOnSignal(stop: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('signal received, stopping', { signal });
+    const force = setTimeout(() => {
+      log.error('stop took over 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error('stop failed', { err: err.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}

@@ -1,0 +1,114 @@
+import type { Server } from 'node:http';
+import { Counters } from '../counters.js';
+import { canonical, type Json } from '../ham/lexical.js';
+import { silentLogger, type Logger } from '../log.js';
+import { Replica, type ReplicaOptions, type Result } from '../sync/replica.js';
+import { encodePut } from '../wire/codec.js';
+import { topics } from '../wire/topics.js';
+import { Forwarder } from './forwarder.js';
+import { startHttpApi } from './http.js';
+import { Link } from './link.js';
+import { daemonConfig, type DaemonConfig, type DaemonInput } from './options.js';
+
+/** A local put: the state is stamped by the daemon's clock unless given. */
+export interface LocalPut {
+  key: string;
+  value: Json;
+  state?: number;
+}
+
+export interface PutResult extends Result {
+  key: string;
+  state: number;
+}
+
+/**
+ * The device daemon: its own replica (HAM with its own clock), the store-and-forward
+ * outbox, the MQTT link to the broker and the local HTTP API.
+ */
+export class Daemon {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: DaemonConfig,
+    readonly counters: Counters,
+    readonly replica: Replica,
+    private readonly forwarder: Forwarder,
+    private readonly link: Link,
+    private readonly http: Server,
+    readonly httpPort: number,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
+    const config = daemonConfig(input);
+    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, ...replicaExtra, dataDir: config.dataDir });
+    const counters = new Counters();
+    const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n));
+    const ref: { daemon?: Daemon } = {};
+    let http: { server: Server; port: number };
+    try {
+      http = await startHttpApi(config.http, () => ref.daemon, log);
+    } catch (err) {
+      await replica.close();
+      throw err;
+    }
+    const link = new Link(config, replica, counters, log, {
+      connected: (client) => forwarder.connected(client),
+      disconnected: () => forwarder.disconnected(),
+    });
+    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log);
+    ref.daemon = daemon;
+    log.info('daemon started', { id: config.id, ns: config.ns, broker: config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs });
+    return daemon;
+  }
+
+  /**
+   * Stamps, resolves and stores local updates and queues them for the broker, in one LMDB
+   * transaction; resolves once that is durable on disk.
+   */
+  async put(items: readonly LocalPut[]): Promise<PutResult[]> {
+    const updates = items.map((i) => ({ key: i.key, value: i.value, state: i.state ?? this.replica.stamp(), source: this.config.id }));
+    const receipt = this.replica.receive(updates);
+    const payload = encodePut(this.config.id, updates.map((u) => ({ key: u.key, state: u.state, text: canonical(u.value) })));
+    this.replica.outbox().append(payload, updates.length);
+    this.counters.inc('updates.local', updates.length);
+    await this.replica.flushed();
+    await receipt.committed;
+    this.forwarder.kick();
+    return receipt.results.map((r, i) => ({ ...r, key: updates[i]?.key as string, state: updates[i]?.state as number }));
+  }
+
+  status(): Record<string, unknown> {
+    const outbox = this.replica.outbox().size();
+    let live = 0;
+    for (const _ of this.replica.live()) live++;
+    return {
+      id: this.config.id,
+      ns: this.config.ns,
+      broker: this.config.broker,
+      connected: this.link.connected,
+      clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
+      live,
+      deferred: this.replica.deferred().length,
+      outbox: { ...outbox, inflight: this.forwarder.pending },
+      subscribe: this.config.subscribe,
+      counters: this.counters.snapshot(),
+    };
+  }
+
+  /** Stops taking input, gives in-flight puts a moment to be acknowledged, flushes and closes LMDB. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('daemon stopping');
+      this.http.closeAllConnections?.();
+      await new Promise((r) => this.http.close(r));
+      await this.forwarder.drained(2000);
+      this.forwarder.stop();
+      await this.link.close();
+      await this.replica.close();
+      this.log.info('daemon stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Counters } from '../counters.js';
+import { isHamsyncError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Replica } from '../sync/replica.js';
+import { decodePut, decodeSyncResponse, encodePresence, encodeSyncRequest, type DecodedUpdate } from '../wire/codec.js';
+import { matchKey, parseTopic, topics } from '../wire/topics.js';
+import type { DaemonConfig } from './options.js';
+
+export interface LinkEvents {
+  connected(client: MqttClient): void;
+  disconnected(): void;
+}
+
+/**
+ * The device's MQTT session: a persistent session (fixed client id, clean=false, QoS 1)
+ * subscribed to its namespace's put topics and its own catch-up answers. A delivery is
+ * acknowledged only after the replica committed it (mqtt.js sends the PUBACK when
+ * handleMessage calls back).
+ */
+export class Link {
+  readonly client: MqttClient;
+  private firstConnect = true;
+
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly replica: Replica,
+    private readonly counters: Counters,
+    private readonly log: Logger,
+    events: LinkEvents,
+  ) {
+    const { id, ns } = config;
+    const options: IClientOptions = {
+      clientId: `hamsync-${id}`,
+      clean: false,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      will: { topic: topics.presence(ns, id), payload: Buffer.from(encodePresence(false)), qos: 1, retain: true },
+    };
+    if (config.ca) options.ca = readFileSync(config.ca);
+    if (config.username !== undefined) options.username = config.username;
+    if (config.password !== undefined) options.password = config.password;
+    this.client = mqtt.connect(config.broker, options);
+    this.client.handleMessage = (packet, done) => {
+      this.onMessage(packet).then(() => done(), (err: Error) => {
+        this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
+        // Leave it unacknowledged: the broker redelivers it on the next session.
+        this.client.stream.destroy();
+      });
+    };
+    this.client.on('connect', (connack) => {
+      (this.client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+      this.counters.inc('link.connects');
+      this.log.info('connected to broker', { broker: config.broker, sessionPresent: connack.sessionPresent });
+      const wantCatchUp = this.firstConnect || !connack.sessionPresent;
+      this.firstConnect = false;
+      this.client.subscribe([topics.putAll(ns), topics.syncResponse(ns, id)], { qos: 1 }, (err) => {
+        if (err) return this.log.warn('subscribe failed', { err: err.message });
+        this.client.publish(topics.presence(ns, id), encodePresence(true, replica.now()), { qos: 1, retain: true });
+        if (wantCatchUp) this.requestCatchUp();
+        events.connected(this.client);
+      });
+    });
+    this.client.on('close', () => events.disconnected());
+    this.client.on('offline', () => this.log.info('broker unreachable; working offline', { broker: config.broker }));
+    this.client.on('error', (err) => this.log.warn('mqtt error', { err: err.message }));
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Asks the hub for everything it holds under this device's subscriptions. */
+  requestCatchUp(): void {
+    const id = randomUUID();
+    this.counters.inc('sync.requested');
+    this.client.publish(topics.syncRequest(this.config.ns, this.config.id), encodeSyncRequest(id, this.config.subscribe), { qos: 1 });
+  }
+
+  private wanted(key: unknown): boolean {
+    return typeof key === 'string' && this.config.subscribe.some((f) => matchKey(f, key));
+  }
+
+  private async onMessage(packet: IPublishPacket): Promise<void> {
+    const t = parseTopic(packet.topic);
+    if (!t || t.ns !== this.config.ns) return;
+    let committed: Promise<void>;
+    try {
+      const updates = this.decode(t.kind, t.rest, packet.payload as Buffer);
+      if (updates.length === 0) return;
+      committed = this.replica.receive(updates).committed;
+      this.counters.inc('updates.replicated', updates.length);
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      this.counters.inc('messages.rejected');
+      this.counters.inc(`rejected.${err.code}`);
+      this.log.warn('message rejected', { topic: packet.topic.slice(0, 200), code: err.code, reason: err.message });
+      return;
+    }
+    // A store failure propagates: the delivery stays unacknowledged.
+    await committed;
+  }
+
+  /** The updates of a peer's put or of our catch-up answer that fall under our subscriptions. */
+  private decode(kind: string, rest: string, payload: Buffer): DecodedUpdate[] {
+    let updates: DecodedUpdate[];
+    if (kind === 'put') {
+      if (rest === this.config.id) return []; // our own puts, echoed back
+      updates = decodePut(payload, rest).updates;
+    } else if (kind === 'sync-res' && rest === this.config.id) {
+      const res = decodeSyncResponse(payload);
+      if (res.done) this.counters.inc('sync.completed');
+      updates = res.updates;
+    } else {
+      return [];
+    }
+    return updates.filter((u) => this.wanted(u.key));
+  }
+
+  async close(): Promise<void> {
+    if (this.client.connected) {
+      await new Promise<void>((resolve) => {
+        this.client.publish(topics.presence(this.config.ns, this.config.id), encodePresence(false), { qos: 1, retain: true }, () => resolve());
+        setTimeout(resolve, 500).unref();
+      });
+    }
+    await this.client.endAsync(false).catch(() => undefined);
+  }
+}

@@ -1,0 +1,53 @@
+import type { Store } from './open.js';
+
+export interface OutboxEntry {
+  seq: number;
+  payload: string;
+  count: number;
+}
+
+/**
+ * The device's store-and-forward queue: put messages leave it only once the broker
+ * acknowledged them. Appends made in the same event turn as a replica write share its
+ * LMDB transaction, so a local update is never stored without being queued, or the reverse.
+ */
+export class Outbox {
+  private next: number;
+
+  constructor(private readonly store: Store) {
+    let last = 0;
+    for (const key of store.outbox.getKeys({ reverse: true, limit: 1 })) last = key;
+    this.next = last + 1;
+  }
+
+  append(payload: string, count: number): number {
+    const seq = this.next++;
+    void this.store.outbox.put(seq, { p: payload, n: count });
+    return seq;
+  }
+
+  /** Removes an acknowledged entry. */
+  ack(seq: number): Promise<boolean> {
+    return this.store.outbox.remove(seq);
+  }
+
+  /** Entries in order, starting after `afterSeq` (committed data). */
+  *entries(afterSeq = 0, limit = Infinity): Generator<OutboxEntry> {
+    let n = 0;
+    for (const { key, value } of this.store.outbox.getRange({ start: afterSeq + 1 })) {
+      if (n++ >= limit) return;
+      yield { seq: key, payload: value.p, count: value.n };
+    }
+  }
+
+  /** Number of queued messages and updates (committed data). */
+  size(): { messages: number; updates: number } {
+    let messages = 0;
+    let updates = 0;
+    for (const { value } of this.store.outbox.getRange({})) {
+      messages++;
+      updates += value.n;
+    }
+    return { messages, updates };
+  }
+}
