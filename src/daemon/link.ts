@@ -17,7 +17,7 @@ export interface LinkEvents {
 /**
  * The device's MQTT session: a persistent session (fixed client id, clean=false, QoS 1)
  * subscribed to its namespace's put topics and its own catch-up answers. A delivery is
- * acknowledged only after the replica committed it (mqtt.js sends the PUBACK when
+ * acknowledged only after the replica committed and flushed it (mqtt.js sends the PUBACK when
  * handleMessage calls back).
  */
 export class Link {
@@ -87,11 +87,11 @@ export class Link {
   private async onMessage(packet: IPublishPacket): Promise<void> {
     const t = parseTopic(packet.topic);
     if (!t || t.ns !== this.config.ns) return;
-    let committed: Promise<void>;
+    let durable: Promise<void>;
     try {
       const updates = this.decode(t.kind, t.rest, packet.payload as Buffer);
       if (updates.length === 0) return;
-      committed = this.replica.receive(updates).committed;
+      durable = this.replica.receive(updates).durable;
       this.counters.inc('updates.replicated', updates.length);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
@@ -100,8 +100,8 @@ export class Link {
       this.log.warn('message rejected', { topic: packet.topic.slice(0, 200), code: err.code, reason: err.message });
       return;
     }
-    // A store failure propagates: the delivery stays unacknowledged.
-    await committed;
+    // Acknowledge only once it is on disk; a store failure propagates and the delivery stays unacknowledged.
+    await durable;
   }
 
   /** The updates of a peer's put or of our catch-up answer that fall under our subscriptions. */
