@@ -63,9 +63,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let http: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
   const closeAll = async (): Promise<void> => {
+    // Stop accepting, then close every client (Aedes), then wait for the listeners to finish.
+    const closed = [tcp, http].filter((s): s is Server | HttpServer => s?.listening === true).map((s) => new Promise((r) => s.close(r)));
+    for (const ws of wss?.clients ?? []) ws.terminate();
     wss?.close();
-    await Promise.all([tcp, http].filter((s) => s?.listening).map((s) => new Promise((r) => (s as Server).close(r))));
+    http?.closeAllConnections();
     await new Promise<void>((r) => aedes.close(() => r()));
+    await Promise.all(closed);
     hub.detach();
     await replica.close();
   };

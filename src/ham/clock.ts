@@ -1,3 +1,5 @@
+import { HamsyncError, describe } from '../errors.js';
+
 /**
  * The machine's clock: where HAM's upper boundary (the machine state) comes from.
  * Production uses the wall clock (`WallClock`); tests and simulations use `ManualClock`.
@@ -30,7 +32,11 @@ export class Stamper {
 
   constructor(store?: HighWaterStore) {
     this.store = store;
-    this.last = store?.load() ?? -Infinity;
+    const loaded = store?.load();
+    if (loaded !== undefined && (typeof loaded !== 'number' || !Number.isFinite(loaded))) {
+      throw new HamsyncError('HAMSYNC_ERR_STORE', `the stored clock high-water mark is not a finite number: ${describe(loaded)}`);
+    }
+    this.last = loaded ?? -Infinity;
   }
 
   /** The highest stamp given so far (-Infinity before the first). */
@@ -39,9 +45,11 @@ export class Stamper {
   }
 
   next(source: number): number {
-    let stamp = source > this.last ? source : this.last + STAMP_STEP;
+    // A non-finite reading (a broken source) is ignored: step on from the last stamp.
+    const base = Number.isFinite(this.last) ? this.last : 0;
+    let stamp = Number.isFinite(source) && source > this.last ? source : base + STAMP_STEP;
     // Far from zero, a step may vanish in rounding: move to the next representable double.
-    if (stamp <= this.last) stamp = nextUp(this.last);
+    if (stamp <= this.last) stamp = nextUp(base);
     this.last = stamp;
     this.store?.save(stamp);
     return stamp;

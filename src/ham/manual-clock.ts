@@ -11,6 +11,7 @@ export class ManualClock implements Clock {
   private time: number;
   private readonly stamper: Stamper;
   private pending: Pending[] = [];
+  private floor = -Infinity;
 
   constructor(start = 0, highWater?: HighWaterStore) {
     assertState(start, 'start');
@@ -19,11 +20,15 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
-    return Math.max(this.time, this.stamper.highWater);
+    // Like the wall clock: never below an earlier reading or a stamp given.
+    this.floor = Math.max(this.floor, this.time, this.stamper.highWater);
+    return this.floor;
   }
 
   stamp(): number {
-    return this.stamper.next(this.now());
+    const stamp = this.stamper.next(this.now());
+    this.runDue();
+    return stamp;
   }
 
   /** Moves the clock forward by `ms` and runs every callback that became due, in state order. */
@@ -32,7 +37,7 @@ export class ManualClock implements Clock {
     this.set(this.time + ms);
   }
 
-  /** Sets the clock (it may go backward, like a wall clock can; now() still never decreases below a stamp). */
+  /** Sets the clock. Setting it backward is allowed (a wall clock can step back) but now() does not decrease. */
   set(time: number): void {
     assertState(time, 'time');
     this.time = time;
@@ -40,6 +45,7 @@ export class ManualClock implements Clock {
   }
 
   schedule(state: number, fn: () => void): () => void {
+    assertState(state, 'state');
     const entry: Pending = { state, fn };
     if (state <= this.now()) {
       fn();
@@ -51,11 +57,16 @@ export class ManualClock implements Clock {
     };
   }
 
+  /** Runs due callbacks one at a time, so one may cancel another, and a throw loses none of the rest. */
   private runDue(): void {
-    const now = this.now();
-    const due = this.pending.filter((p) => p.state <= now).sort((a, b) => a.state - b.state);
-    if (due.length === 0) return;
-    this.pending = this.pending.filter((p) => p.state > now);
-    for (const p of due) p.fn();
+    for (;;) {
+      const now = this.now();
+      let next: Pending | undefined;
+      for (const p of this.pending) if (p.state <= now && (next === undefined || p.state < next.state)) next = p;
+      if (next === undefined) return;
+      const due = next;
+      this.pending = this.pending.filter((p) => p !== due);
+      due.fn();
+    }
   }
 }

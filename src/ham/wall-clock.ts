@@ -1,4 +1,5 @@
 import { HamsyncError, describe } from '../errors.js';
+import { assertState } from './decide.js';
 import { Stamper, type Clock, type HighWaterStore } from './clock.js';
 
 export interface WallClockOptions {
@@ -50,6 +51,7 @@ export class WallClock implements Clock {
   }
 
   schedule(state: number, fn: () => void): () => void {
+    assertState(state, 'state');
     let timer: NodeJS.Timeout | undefined;
     let cancelled = false;
     const check = (): void => {

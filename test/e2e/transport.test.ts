@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer, type Server } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import mqtt from 'mqtt';
+import { startBroker } from '../../broker/server.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('MQTT over WebSocket: a daemon on ws:// syncs through the hub, a plain ws subscriber sees the state', async (t) => {
+  const dir = tempDir(t);
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', wsPort: 0, dataDir: join(dir, 'hub') });
+  assert.ok(broker.wsPort && broker.wsPort > 0);
+  const daemon = await Daemon.start({ id: 'ws-dev', broker: `ws://127.0.0.1:${broker.wsPort}`, dataDir: join(dir, 'dev'), http: '127.0.0.1:0' });
+  const sub = await mqtt.connectAsync(`ws://127.0.0.1:${broker.wsPort}`, { clientId: 'ws-observer' });
+  t.after(async () => {
+    await sub.endAsync();
+    await daemon.stop();
+    await broker.close();
+  });
+  const seen: string[] = [];
+  sub.on('message', (_topic, payload) => seen.push(payload.toString()));
+  await sub.subscribeAsync('hamsync/default/state/#', { qos: 1 });
+  await daemon.put([{ key: 'ws/hello', value: 'over websocket' }]);
+  await until('state over ws', () => seen.some((p) => (JSON.parse(p) as { v: unknown }).v === 'over websocket'));
+  assert.equal(broker.replica.get('ws/hello')?.value, 'over websocket');
+});
+
+test('mqtts://: a daemon verifies the broker against --ca and syncs over TLS', async (t) => {
+  const dir = tempDir(t);
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub') });
+  const tls: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (s) => broker.aedes.handle(s));
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  const port = (tls.address() as AddressInfo).port;
+  const daemon = await Daemon.start({ id: 'tls-dev', broker: `mqtts://localhost:${port}`, ca: cert, dataDir: join(dir, 'dev'), http: '127.0.0.1:0' });
+  // Stop in dependency order: the daemon, then the TLS listener (it waits for its connections), then the broker.
+  t.after(async () => {
+    await daemon.stop();
+    await new Promise((r) => tls.close(r));
+    await broker.close();
+  });
+  await daemon.put([{ key: 'tls/hello', value: 42 }]);
+  await until('hub stored the TLS put', () => broker.replica.get('tls/hello')?.value === 42);
+  await until('outbox drained', () => (daemon.status().outbox as { messages: number }).messages === 0);
+});
