@@ -1,13 +1,14 @@
 import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
-import { defaultDataDir, loggerFor, stopOnSignal, withLogLevel } from './shared.js';
+import { BROKER_KEYS } from '../config/schema.js';
+import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
 export const command = 'broker';
 export const describe = 'Run the Aedes MQTT broker with the hub replica (resolves puts, publishes retained state)';
 
 export function builder(y: Argv) {
-  return withLogLevel(y)
+  return withConfig(withLogLevel(y), BROKER_KEYS)
     .option('port', { type: 'number', default: 1883, describe: 'MQTT TCP port (0: any free port)' })
     .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
     .option('ws-port', { type: 'number', describe: 'also serve MQTT over WebSocket on this port' })

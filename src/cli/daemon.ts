@@ -1,11 +1,12 @@
 import type { Argv } from 'yargs';
-import { defaultDataDir, loggerFor, stopOnSignal, withLogLevel } from './shared.js';
+import { DAEMON_KEYS } from '../config/schema.js';
+import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
 export const command = 'daemon';
 export const describe = 'Run the device daemon: local replica, store-and-forward outbox, MQTT link, local HTTP API';
 
 export function builder(y: Argv) {
-  return withLogLevel(y)
+  return withConfig(withLogLevel(y), DAEMON_KEYS)
     .option('id', { type: 'string', demandOption: true, describe: 'device id, 1-64 of [A-Za-z0-9_-]' })
     .option('broker', { type: 'string', default: 'mqtt://127.0.0.1:1883', describe: 'broker URL (mqtt://, mqtts://, ws://, wss://)' })
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'replica directory (LMDB)' })

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isHamsyncError } from '../errors.js';
 import * as broker from './broker.js';
+import * as configCheck from './config-check.js';
 import * as daemon from './daemon.js';
 import * as deferred from './deferred.js';
 import * as get from './get.js';
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(deferred)
     .command(history)
     .command(status)
+    .command(configCheck)
     .version(pkg.version)
     .strict()
     .demandCommand(1, 'Name a command; see --help.')

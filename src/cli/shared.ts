@@ -1,4 +1,6 @@
 import type { Argv } from 'yargs';
+import { loadConfigFile } from '../config/load.js';
+import type { Check } from '../config/schema.js';
 import { assertLevel, createLogger, type Logger } from '../log.js';
 
 /** Where data lives when --data-dir is not given: systemd's StateDirectory, else ./hamsync-data. */
@@ -37,4 +39,18 @@ export function stopOnSignal(stop: () => Promise<void>, log: Logger): void {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+/**
+ * `--config FILE` (YAML or JSON) and env vars `HAMSYNC_<KEY>` for a server command.
+ * Precedence: command line > environment > config file > defaults.
+ */
+export function withConfig<T>(y: Argv<T>, schema: Record<string, Check>) {
+  // yargs would take every HAMSYNC_* variable as an option (and strict mode would refuse the
+  // unknown ones, e.g. another command's): keep only this command's.
+  const known = new Set(['config', ...Object.keys(schema)].map((k) => `HAMSYNC_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`));
+  for (const name of Object.keys(process.env)) if (name.startsWith('HAMSYNC_') && !known.has(name)) delete process.env[name];
+  return y
+    .config('config', 'YAML or JSON config file (see README "Configuration"); flags and HAMSYNC_* env vars override it', (path: string) => loadConfigFile(path, schema))
+    .env('HAMSYNC');
 }

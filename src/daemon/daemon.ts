@@ -42,7 +42,7 @@ export class Daemon {
 
   static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
     const config = daemonConfig(input);
-    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, ...replicaExtra, dataDir: config.dataDir });
+    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, ...replicaExtra, dataDir: config.dataDir });
     const counters = new Counters();
     const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n));
     const ref: { daemon?: Daemon } = {};

@@ -1,30 +1,31 @@
 import { HamsyncError, describe } from '../errors.js';
-import { assertSource } from '../model/keys.js';
+import { DAEMON_KEYS } from '../config/schema.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
-import { assertKeyFilter, assertNamespace } from '../wire/topics.js';
 
-/** Options of `hamsync daemon`, as given (CLI, config file or code). */
+/** Options of `hamsync daemon`, as given (CLI, env, config file or code). Defaults in brackets. */
 export interface DaemonInput {
   /** Device id, 1-64 of [A-Za-z0-9_-]. Required. */
   id: string;
-  /** Broker URL: mqtt://host:port, mqtts://host:port, ws:// or wss://. Default mqtt://127.0.0.1:1883. */
+  /** Broker URL: mqtt://host:port, mqtts://host:port, ws:// or wss://. [mqtt://127.0.0.1:1883] */
   broker?: string;
   /** Data directory of the device's replica. Required. */
   dataDir: string;
-  /** Namespace. Default "default". */
+  /** Namespace. [default] */
   ns?: string;
-  /** Clock offset, a duration (+5s, -2m) or ms. Default 0. */
+  /** Clock offset, a duration (+5s, -2m) or ms. [0] */
   clockOffset?: string | number;
-  /** Key filters (MQTT-style + and #) this device replicates. Default ["#"]. */
+  /** Clock rate error in parts per million, to simulate a drifting clock. [0] */
+  clockDriftPpm?: number;
+  /** Key filters (MQTT-style + and #) this device replicates. [["#"]] */
   subscribe?: string[];
-  /** Local HTTP API address, host:port. Default 127.0.0.1:7878. */
+  /** Local HTTP API address, host:port. [127.0.0.1:7878] */
   http?: string;
   /** CA certificate file for mqtts:// / wss://. */
   ca?: string;
   /** MQTT username and password, if the broker asks for them. */
   username?: string;
   password?: string;
-  /** Put messages in flight to the broker at once. Default 64. */
+  /** Put messages in flight to the broker at once. [64] */
   window?: number;
 }
 
@@ -34,6 +35,7 @@ export interface DaemonConfig {
   dataDir: string;
   ns: string;
   clockOffsetMs: number;
+  clockDriftPpm: number;
   subscribe: string[];
   http: { host: string; port: number };
   ca: string | undefined;
@@ -42,37 +44,28 @@ export interface DaemonConfig {
   window: number;
 }
 
-const BROKER_URL = /^(mqtts?|wss?):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\/\S*)?$/;
-
-/** Validates once, at start: every error names the field and the value it got. */
+/** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
 export function daemonConfig(input: DaemonInput): DaemonConfig {
-  assertSource(input.id);
-  const broker = input.broker ?? 'mqtt://127.0.0.1:1883';
-  if (!BROKER_URL.test(broker)) {
-    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `broker must be a URL like mqtt://host:1883 or mqtts://host:8883, got ${describe(broker)}`, { field: 'broker' });
-  }
-  if (typeof input.dataDir !== 'string' || input.dataDir === '') {
-    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `dataDir is required, got ${describe(input.dataDir)}`, { field: 'dataDir' });
-  }
-  const ns = input.ns ?? 'default';
-  assertNamespace(ns);
-  const subscribe = input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'];
-  subscribe.forEach((f) => assertKeyFilter(f));
-  const window = input.window ?? 64;
-  if (!Number.isInteger(window) || window < 1 || window > 65535) {
-    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `window must be an integer from 1 to 65535, got ${describe(window)}`, { field: 'window' });
+  if (input.id === undefined) throw new HamsyncError('HAMSYNC_ERR_CONFIG', 'id is required', { field: 'id' });
+  if (input.dataDir === undefined) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `dataDir is required, got ${describe(input.dataDir)}`, { field: 'dataDir' });
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    const check = DAEMON_KEYS[key];
+    if (!check) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `unknown daemon option ${key}`, { field: key });
+    check(value, key);
   }
   return {
     id: input.id,
-    broker,
+    broker: input.broker ?? 'mqtt://127.0.0.1:1883',
     dataDir: input.dataDir,
-    ns,
+    ns: input.ns ?? 'default',
     clockOffsetMs: parseDuration(input.clockOffset ?? 0, 'clockOffset'),
-    subscribe,
+    clockDriftPpm: input.clockDriftPpm ?? 0,
+    subscribe: input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'],
     http: parseHostPort(input.http ?? '127.0.0.1:7878', 'http'),
     ca: input.ca,
     username: input.username,
     password: input.password,
-    window,
+    window: input.window ?? 64,
   };
 }

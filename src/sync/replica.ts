@@ -23,6 +23,8 @@ export interface ReplicaOptions {
   clock?: Clock | ((highWater: HighWaterStore) => Clock);
   /** Offset for the default wall clock, in ms. Default 0. */
   clockOffsetMs?: number;
+  /** Rate error of the default wall clock in ppm (simulated drift). Default 0. */
+  clockDriftPpm?: number;
   /** Bounds on keys, values and batches (see Limits). */
   limits?: Partial<Limits>;
   /** LMDB map size in bytes. Default 16 GiB. */
@@ -74,7 +76,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
       load: () => store.meta.get('clock.hw') as number | undefined,
       save: (stamp) => void store.meta.put('clock.hw', stamp),
     };
-    const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, highWater: hw }));
+    const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, driftPpm: options.clockDriftPpm ?? 0, highWater: hw }));
     this.clock = typeof clock === 'function' ? clock(highWater) : clock;
     this.seq = (store.meta.get('seq') as number | undefined) ?? 0;
     this.timer = new DeferredTimer(this.clock, store, options.promoteChunk ?? 1000, (ctx, chunk) => this.promote(ctx, chunk), () => this.newContext(), (ctx) => this.finish(ctx), (err) => {

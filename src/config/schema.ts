@@ -1,0 +1,69 @@
+import { HamsyncError, describe } from '../errors.js';
+import { assertLevel } from '../log.js';
+import { assertSource } from '../model/keys.js';
+import { parseDuration, parseHostPort } from '../util/duration.js';
+import { assertKeyFilter, assertNamespace } from '../wire/topics.js';
+
+/** Checks one config value; throws a HamsyncError naming `field` and the value it got. */
+export type Check = (value: unknown, field: string) => void;
+
+function fail(field: string, want: string, value: unknown): never {
+  throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be ${want}, got ${describe(value)}`, { field });
+}
+
+const str: Check = (v, f) => {
+  if (typeof v !== 'string' || v === '') fail(f, 'a non-empty string', v);
+};
+const port: Check = (v, f) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) fail(f, 'a port number from 0 to 65535', v);
+};
+const duration: Check = (v, f) => void parseDuration(v, f);
+const hostPort: Check = (v, f) => void parseHostPort(v, f);
+const level: Check = (v) => assertLevel(v);
+const ns: Check = (v) => assertNamespace(v);
+const id: Check = (v) => assertSource(v);
+const filters: Check = (v, f) => {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0) fail(f, 'a key filter or a list of them', v);
+  (list as unknown[]).forEach((x) => assertKeyFilter(x));
+};
+const url: Check = (v, f) => {
+  if (typeof v !== 'string' || !/^(mqtts?|wss?):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\/\S*)?$/.test(v)) fail(f, 'a URL like mqtt://host:1883 or mqtts://host:8883', v);
+};
+const window: Check = (v, f) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) fail(f, 'an integer from 1 to 65535', v);
+};
+const ppm: Check = (v, f) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) >= 1e6) fail(f, 'a number of parts per million between -1e6 and 1e6', v);
+};
+const list: Check = (v, f) => {
+  if (!Array.isArray(v)) fail(f, 'a list', v);
+};
+
+/** Keys a daemon config file may hold; each can also be an env var HAMSYNC_<KEY> or a --flag. */
+export const DAEMON_KEYS: Record<string, Check> = {
+  id,
+  broker: url,
+  dataDir: str,
+  ns,
+  clockOffset: duration,
+  clockDriftPpm: ppm,
+  subscribe: filters,
+  http: hostPort,
+  ca: str,
+  username: str,
+  password: str,
+  window,
+  logLevel: level,
+  sources: list,
+};
+
+/** Keys a broker config file may hold. */
+export const BROKER_KEYS: Record<string, Check> = {
+  port,
+  host: str,
+  wsPort: port,
+  dataDir: str,
+  ns,
+  logLevel: level,
+};
