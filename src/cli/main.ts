@@ -7,6 +7,7 @@ import * as broker from './broker.js';
 import * as configCheck from './config-check.js';
 import * as daemon from './daemon.js';
 import * as deferred from './deferred.js';
+import * as demo from './demo.js';
 import * as get from './get.js';
 import * as history from './history.js';
 import * as put from './put.js';
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(history)
     .command(status)
     .command(configCheck)
+    .command(demo)
     .version(pkg.version)
     .strict()
     .demandCommand(1, 'Name a command; see --help.')
