@@ -36,7 +36,8 @@ export function checkUpdate(input: unknown, limits: Limits, index = 0): CheckedU
   if (bytes > limits.maxValueBytes) {
     throw new HamsyncError('HAMSYNC_ERR_VALUE_TOO_LARGE', `update ${index} value is ${bytes} bytes as JSON, the limit is ${limits.maxValueBytes}`, { index, key: u.key });
   }
-  return { key: u.key, state: u.state, source: u.source, text };
+  // -0 and 0 are one state (as in HAM's comparisons); store it one way.
+  return { key: u.key, state: u.state === 0 ? 0 : u.state, source: u.source, text };
 }
 
 /** Validates a whole batch up front: one bad update rejects the batch, so nothing is stored partially. */

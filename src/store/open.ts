@@ -1,13 +1,14 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamsyncError, describe } from '../errors.js';
-import type { DeferredKey, DeferredRow, HistoryKey, HistoryRow, LiveRow, OutboxRow } from './rows.js';
+import type { DeferredKey, DeferredRow, HistoryIndexKey, HistoryKey, HistoryRow, LiveRow, OutboxRow } from './rows.js';
 
 /** The LMDB environment of one data directory and its named databases. */
 export interface Store {
   readonly root: RootDatabase;
   readonly live: Database<LiveRow, string>;
   readonly history: Database<HistoryRow, HistoryKey>;
+  readonly historyByKey: Database<true, HistoryIndexKey>;
   readonly deferred: Database<DeferredRow, DeferredKey>;
   /** Device side: encoded put messages not yet acknowledged by the broker, in order. */
   readonly outbox: Database<OutboxRow, number>;
@@ -43,6 +44,7 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
     root,
     live: root.openDB<LiveRow, string>({ name: 'live' }),
     history: root.openDB<HistoryRow, HistoryKey>({ name: 'history' }),
+    historyByKey: root.openDB<true, HistoryIndexKey>({ name: 'history-by-key' }),
     deferred: root.openDB<DeferredRow, DeferredKey>({ name: 'deferred' }),
     outbox: root.openDB<OutboxRow, number>({ name: 'outbox' }),
     meta: root.openDB<unknown, string>({ name: 'meta' }),

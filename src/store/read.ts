@@ -1,6 +1,6 @@
 import type { Json } from '../ham/lexical.js';
 import type { Store } from './open.js';
-import type { Outcome } from './rows.js';
+import type { HistoryRow, Outcome } from './rows.js';
 
 /** A live entry: the current winner for a key. */
 export interface Entry {
@@ -39,11 +39,16 @@ export function* readLive(store: Store, prefix: string): Generator<Entry> {
 
 export function readHistory(store: Store, key: string, range: HistoryRange): HistoryEntry[] {
   const out: HistoryEntry[] = [];
-  const rows = store.history.getRange({ start: [key, range.from ?? -Infinity], end: [key, range.to ?? Infinity, Infinity], limit: range.limit });
-  for (const { key: k, value } of rows) {
-    out.push({ key, value: JSON.parse(value.j) as Json, state: k[1], source: value.src, outcome: value.o, deferred: value.d, received: value.rx });
+  const index = store.historyByKey.getKeys({ start: [key, range.from ?? -Infinity], end: [key, range.to ?? Infinity, Infinity], limit: range.limit });
+  for (const [, state, seq] of index) {
+    const row = store.history.get([state, seq]);
+    if (row) out.push(historyEntry(state, row));
   }
   return out;
+}
+
+export function historyEntry(state: number, row: HistoryRow): HistoryEntry {
+  return { key: row.k, value: JSON.parse(row.j) as Json, state, source: row.src, outcome: row.o, deferred: row.d, received: row.rx };
 }
 
 export function readDeferred(store: Store, limit: number): DeferredEntry[] {

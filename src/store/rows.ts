@@ -8,8 +8,12 @@ export interface LiveRow {
   j: string;
 }
 
-/** history: [key, state, seq] -> one accepted update, as resolved. Append-only. */
+/**
+ * history: [state, seq] -> one accepted update, as resolved. Append-only; kept in state order
+ * so replay, as-of and retention are range scans. `seq` makes equal states unique.
+ */
 export interface HistoryRow {
+  k: string;
   src: string;
   j: string;
   /** Outcome when it was resolved. */
@@ -27,7 +31,9 @@ export interface DeferredRow {
   rx: number;
 }
 
-export type HistoryKey = [key: string, state: number, seq: number];
+export type HistoryKey = [state: number, seq: number];
+/** historyByKey: [key, state, seq] -> true; the per-key index into history. */
+export type HistoryIndexKey = [key: string, state: number, seq: number];
 export type DeferredKey = [state: number, key: string, seq: number];
 
 /** outbox: seq -> one encoded put message (wire payload text) and how many updates it carries. */

@@ -14,6 +14,19 @@ export interface DueRow {
 
 const RETRY_MS = 1000;
 
+/** How the timer writes through its replica. */
+export interface TimerHooks {
+  /** Starts a write batch. */
+  begin(): BatchContext;
+  /** Resolves due rows into the batch. */
+  promote(ctx: BatchContext, rows: DueRow[]): void;
+  /** Ends the batch (one transaction). */
+  finish(ctx: BatchContext): Receipt;
+  /** Resolves once every write issued so far is committed (so deferred rows are visible). */
+  committed(): Promise<void>;
+  onError(err: Error): void;
+}
+
 /**
  * Watches the deferred queue: arms one clock timer for the earliest deferred state,
  * and when it fires resolves every due update in bounded chunks (one transaction each).
@@ -29,10 +42,7 @@ export class DeferredTimer {
     private readonly clock: Clock,
     private readonly store: Store,
     private readonly chunk: number,
-    private readonly promote: (ctx: BatchContext, rows: DueRow[]) => void,
-    private readonly begin: () => BatchContext,
-    private readonly finish: (ctx: BatchContext) => Receipt,
-    private readonly onError: (err: Error) => void = () => undefined,
+    private readonly hooks: TimerHooks,
   ) {}
 
   /** Resolves what fell due while the replica was closed, then arms the timer. */
@@ -43,7 +53,7 @@ export class DeferredTimer {
 
   /** A new deferred update at `state`: make sure the timer fires no later than that. */
   consider(state: number): void {
-    if (state < this.armedAt) this.arm(state);
+    this.arm(state);
   }
 
   stop(): void {
@@ -57,8 +67,9 @@ export class DeferredTimer {
     while (this.running) await this.running;
   }
 
+  /** Arms for `state` unless already armed for an earlier one (a stale early wake-up is harmless). */
   private arm(state: number): void {
-    if (this.stopped) return;
+    if (this.stopped || state >= this.armedAt) return;
     this.cancel?.();
     this.armedAt = state;
     this.cancel = this.clock.schedule(state, () => {
@@ -76,7 +87,8 @@ export class DeferredTimer {
     }
     this.running = this.drain()
       .catch((err: unknown) => {
-        this.onError(err as Error);
+        this.hooks.onError(err as Error);
+        this.armedAt = Infinity;
         this.arm(this.clock.now() + RETRY_MS);
       })
       .finally(() => {
@@ -90,11 +102,13 @@ export class DeferredTimer {
 
   private async drain(): Promise<void> {
     for (;;) {
+      // Deferred rows written but not yet committed are invisible to reads: wait for them.
+      await this.hooks.committed();
       const due = this.collectDue();
       if (due.length === 0 || this.stopped) break;
-      const ctx = this.begin();
-      this.promote(ctx, due);
-      await this.finish(ctx).committed;
+      const ctx = this.hooks.begin();
+      this.hooks.promote(ctx, due);
+      await this.hooks.finish(ctx).committed;
       if (due.length < this.chunk) break;
     }
     const next = this.earliest();

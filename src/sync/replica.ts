@@ -9,7 +9,7 @@ import { checkBatch, type CheckedUpdate } from '../model/update.js';
 import { openStore, type Store } from '../store/open.js';
 import { Outbox } from '../store/outbox.js';
 import { readDeferred, readHistory, readLive, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange } from '../store/read.js';
-import { DeferredTimer } from './deferred-timer.js';
+import { DeferredTimer, type DueRow } from './deferred-timer.js';
 import { newBatch, Overlay } from './overlay.js';
 import { defer, settle, type BatchContext, type Change, type Result } from './resolve.js';
 
@@ -79,8 +79,14 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, driftPpm: options.clockDriftPpm ?? 0, highWater: hw }));
     this.clock = typeof clock === 'function' ? clock(highWater) : clock;
     this.seq = (store.meta.get('seq') as number | undefined) ?? 0;
-    this.timer = new DeferredTimer(this.clock, store, options.promoteChunk ?? 1000, (ctx, chunk) => this.promote(ctx, chunk), () => this.newContext(), (ctx) => this.finish(ctx), (err) => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.timer = new DeferredTimer(this.clock, store, options.promoteChunk ?? 1000, {
+      begin: () => this.newContext(),
+      promote: (ctx, rows) => this.promote(ctx, rows),
+      finish: (ctx) => this.finish(ctx),
+      committed: async () => void (await store.root.committed),
+      onError: (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      },
     });
   }
 
@@ -123,7 +129,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     return settle(ctx, u, machine, machine, false);
   }
 
-  private promote(ctx: BatchContext, chunk: { id: string; update: CheckedUpdate; rx: number; dbKey: [number, string, number] }[]): void {
+  private promote(ctx: BatchContext, chunk: DueRow[]): void {
     const machine = this.clock.now();
     for (const row of chunk) {
       void this.store.deferred.remove(row.dbKey);

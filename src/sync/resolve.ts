@@ -38,8 +38,9 @@ export function currentRow(ctx: Pick<BatchContext, 'store' | 'overlay'>, key: st
 /** Is this exact update already in history (committed or in flight)? */
 export function inHistory(ctx: BatchContext, u: CheckedUpdate): boolean {
   if (ctx.overlay.hasFingerprint(fingerprint(u.key, u.state, u.source, u.text))) return true;
-  for (const { value } of ctx.store.history.getRange({ start: [u.key, u.state], end: [u.key, u.state, Infinity] })) {
-    if (value.src === u.source && value.j === u.text) return true;
+  for (const [, state, seq] of ctx.store.historyByKey.getKeys({ start: [u.key, u.state], end: [u.key, u.state, Infinity] })) {
+    const row = ctx.store.history.get([state, seq]);
+    if (row && row.src === u.source && row.j === u.text) return true;
   }
   return false;
 }
@@ -89,7 +90,9 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   } else {
     outcome = current && current.s === u.state ? 'tie-lost' : 'historical';
   }
-  void ctx.store.history.put([u.key, u.state, ctx.seq++], { src: u.source, j: u.text, o: outcome, d: wasDeferred, rx });
+  const seq = ctx.seq++;
+  void ctx.store.history.put([u.state, seq], { k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx });
+  void ctx.store.historyByKey.put([u.key, u.state, seq], true);
   ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
   return { decision, duplicate: false };
 }
