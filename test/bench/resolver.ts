@@ -1,0 +1,157 @@
+/**
+ * Resolver micro-benchmark: hamsync's `ham` (values) and `hamCanonical` (pre-canonicalised
+ * texts) against GUN's HAM, over the same pre-generated vectors.
+ */
+import { createRequire } from 'node:module';
+import { canonical, ham, hamCanonical, type Decision, type Json } from '../../src/index.js';
+
+type GunValue = Json;
+interface GunHamResult {
+  defer?: true;
+  historical?: true;
+  converge?: true;
+  incoming?: true;
+  current?: true;
+  state?: true;
+  err?: string;
+}
+type GunHam = (machineState: number, incomingState: number, currentState: number, incomingValue: GunValue, currentValue: GunValue) => GunHamResult;
+
+export interface Vectors {
+  readonly n: number;
+  readonly machine: Float64Array;
+  readonly inState: Float64Array;
+  readonly curState: Float64Array;
+  readonly inValue: Json[];
+  readonly curValue: Json[];
+  /** The same, as hamsync's argument objects (built once, outside the timed loop). */
+  readonly inStamped: { state: number; value: Json }[];
+  readonly curStamped: { state: number; value: Json }[];
+  readonly inCanon: { state: number; text: string }[];
+  readonly curCanon: { state: number; text: string }[];
+}
+
+/** mulberry32 */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Telemetry-like vectors: 10% from the future (defer), 30% at the current state (half of those
+ * with an equal value), 30% newer, 30% older. `objectShare` of the values are small objects
+ * (keys already in sorted order, so GUN's JSON.stringify equals our canonical form); the rest
+ * are numbers, short strings, booleans and null: the primitives GUN's HAM is written for.
+ */
+export function makeVectors(n: number, objectShare: number, seed: number): Vectors {
+  const rand = prng(seed);
+  const value = (): Json => {
+    const r = rand();
+    if (r < objectShare) return { u: rand() < 0.5 ? 'C' : 'F', v: Math.round(rand() * 1000) / 10 };
+    const p = rand();
+    if (p < 0.55) return Math.round(rand() * 10000) / 100;
+    if (p < 0.8) return `s${Math.floor(rand() * 50)}`;
+    if (p < 0.95) return rand() < 0.5;
+    return null;
+  };
+  const v: Vectors = {
+    n,
+    machine: new Float64Array(n),
+    inState: new Float64Array(n),
+    curState: new Float64Array(n),
+    inValue: [],
+    curValue: [],
+    inStamped: [],
+    curStamped: [],
+    inCanon: [],
+    curCanon: [],
+  };
+  for (let i = 0; i < n; i++) {
+    const machine = 1.7e12 + i;
+    const cur = machine - 1 - Math.floor(rand() * 5000);
+    const r = rand();
+    let inc: number;
+    let inVal = value();
+    const curVal = value();
+    if (r < 0.1) inc = machine + 1 + Math.floor(rand() * 5000);
+    else if (r < 0.4) {
+      inc = cur;
+      if (rand() < 0.5) inVal = structuredClone(curVal);
+    } else if (r < 0.7) inc = cur + 1 + Math.floor(rand() * (machine - cur));
+    else inc = cur - 1 - Math.floor(rand() * 5000);
+    v.machine[i] = machine;
+    v.inState[i] = inc;
+    v.curState[i] = cur;
+    v.inValue.push(inVal);
+    v.curValue.push(curVal);
+    v.inStamped.push({ state: inc, value: inVal });
+    v.curStamped.push({ state: cur, value: curVal });
+    v.inCanon.push({ state: inc, text: canonical(inVal) });
+    v.curCanon.push({ state: cur, text: canonical(curVal) });
+  }
+  return v;
+}
+
+const CODE: Record<Decision, number> = { defer: 0, historical: 1, apply: 2, same: 3 };
+
+function gunCode(r: GunHamResult): number {
+  if (r.defer) return 0;
+  if (r.historical) return 1;
+  if (r.converge) return r.incoming ? 2 : 1;
+  if (r.state) return 3;
+  return 9;
+}
+
+export type Runner = (v: Vectors, out: Uint8Array) => void;
+
+export const runHam: Runner = (v, out) => {
+  for (let i = 0; i < v.n; i++) out[i] = CODE[ham(v.machine[i] as number, v.inStamped[i] as { state: number; value: Json }, v.curStamped[i])];
+};
+
+export const runHamCanonical: Runner = (v, out) => {
+  for (let i = 0; i < v.n; i++) out[i] = CODE[hamCanonical(v.machine[i] as number, v.inCanon[i] as { state: number; text: string }, v.curCanon[i])];
+};
+
+let gunHam: GunHam | undefined;
+
+/** Loads GUN (prints its banner, patches globals): call after measuring ours. */
+export function loadGun(): void {
+  const Gun = createRequire(import.meta.url)('gun-legacy/gun') as { HAM?: unknown };
+  if (typeof Gun.HAM !== 'function') throw new Error('gun-legacy/gun does not export HAM');
+  gunHam = Gun.HAM as GunHam;
+}
+
+export const runGun: Runner = (v, out) => {
+  const h = gunHam;
+  if (!h) throw new Error('loadGun() first');
+  for (let i = 0; i < v.n; i++) {
+    out[i] = gunCode(h(v.machine[i] as number, v.inState[i] as number, v.curState[i] as number, v.inValue[i] as Json, v.curValue[i] as Json));
+  }
+};
+
+/** Median decisions/s over `reps` timed passes (after one warm-up pass); the decisions of the last pass land in `out`. */
+export function measure(run: Runner, v: Vectors, out: Uint8Array, reps: number): number {
+  run(v, out);
+  const rates: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = process.hrtime.bigint();
+    run(v, out);
+    const s = Number(process.hrtime.bigint() - t) / 1e9;
+    rates.push(v.n / s);
+  }
+  rates.sort((a, b) => a - b);
+  return rates[Math.floor(rates.length / 2)] as number;
+}
+
+/** How many decisions differ between two passes (should be 0: same vectors, same algorithm). */
+export function disagreements(a: Uint8Array, b: Uint8Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) d++;
+  return d;
+}
