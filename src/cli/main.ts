@@ -8,9 +8,12 @@ import * as configCheck from './config-check.js';
 import * as daemon from './daemon.js';
 import * as deferred from './deferred.js';
 import * as demo from './demo.js';
+import * as exportCmd from './export.js';
 import * as get from './get.js';
+import * as importCmd from './import.js';
 import * as history from './history.js';
 import * as put from './put.js';
+import * as replay from './replay.js';
 import * as status from './status.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -27,6 +30,9 @@ export async function main(argv: string[]): Promise<void> {
     .command(deferred)
     .command(history)
     .command(status)
+    .command(replay)
+    .command(exportCmd)
+    .command(importCmd)
     .command(configCheck)
     .command(demo)
     .version(pkg.version)

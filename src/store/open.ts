@@ -1,4 +1,5 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamsyncError, describe } from '../errors.js';
 import type { DeferredKey, DeferredRow, HistoryIndexKey, HistoryKey, HistoryRow, LiveRow, OutboxRow } from './rows.js';
@@ -19,8 +20,10 @@ export interface Store {
 export const STORE_FORMAT = 1;
 
 export interface StoreOptions {
-  /** Largest the map may grow to, in bytes. Default 16 GiB (virtual; disk use follows the data). */
+  /** Initial LMDB map size in bytes. Default lmdb-js' own, which grows the map as data grows (fits 32-bit Pis). */
   mapSize?: number;
+  /** Open an existing store for reading only (replay and export work beside a running daemon). */
+  readOnly?: boolean;
 }
 
 /** Opens (creating if needed) the LMDB environment in `dir`. Throws HAMSYNC_ERR_STORE with the reason. */
@@ -28,15 +31,17 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new HamsyncError('HAMSYNC_ERR_CONFIG', `dataDir must be a non-empty path, got ${describe(dir)}`, { field: 'dataDir' });
   }
+  const readOnly = options.readOnly === true;
   try {
-    mkdirSync(dir, { recursive: true });
+    if (readOnly && !existsSync(join(dir, 'data.mdb'))) throw new Error('no hamsync data there (no data.mdb)');
+    if (!readOnly) mkdirSync(dir, { recursive: true });
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
   } catch (err) {
     throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot use data directory ${dir}: ${(err as Error).message}`, { dir });
   }
   let root: RootDatabase;
   try {
-    root = open({ path: dir, maxDbs: 8, mapSize: options.mapSize ?? 16 * 1024 ** 3, remapChunks: true });
+    root = open({ path: dir, noSubdir: false, maxDbs: 8, readOnly, ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }) });
   } catch (err) {
     throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot open LMDB in ${dir}: ${(err as Error).message}`, { dir });
   }
@@ -50,9 +55,9 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
     meta: root.openDB<unknown, string>({ name: 'meta' }),
   };
   const format = store.meta.get('format');
-  if (format === undefined) {
+  if (format === undefined && !readOnly) {
     store.meta.putSync('format', STORE_FORMAT);
-  } else if (format !== STORE_FORMAT) {
+  } else if (format !== STORE_FORMAT && format !== undefined) {
     void root.close();
     throw new HamsyncError('HAMSYNC_ERR_STORE', `data directory ${dir} has store format ${describe(format)}, this hamsync reads ${STORE_FORMAT}`, { dir });
   }

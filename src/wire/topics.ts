@@ -74,3 +74,21 @@ export function assertKeyFilter(filter: unknown): asserts filter is string {
     if (p.includes('+') && p !== '+') bad();
   });
 }
+
+/**
+ * Compiles key filters into one fast predicate: literal keys by set lookup, `#` as match-all,
+ * wildcard filters as anchored regular expressions. An empty list matches everything.
+ */
+export function compileKeyFilters(filters: readonly string[]): (key: string) => boolean {
+  if (filters.length === 0 || filters.includes('#')) return () => true;
+  const literal = new Set(filters.filter((f) => !f.includes('+') && !f.includes('#')));
+  const patterns = filters
+    .filter((f) => f.includes('+') || f.includes('#'))
+    .map((f) => {
+      const parts = f.split('/').map((p) => (p === '+' ? '[^/]+' : p === '#' ? null : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      const last = parts[parts.length - 1];
+      const body = last === null ? `${parts.slice(0, -1).join('/')}(?:/.*)?` : parts.join('/');
+      return new RegExp(`^${body}$`);
+    });
+  return (key) => literal.has(key) || patterns.some((r) => r.test(key));
+}

@@ -1,0 +1,36 @@
+import type { HistoryRow } from '../store/rows.js';
+
+export type Format = 'ndjson' | 'csv';
+
+const q = JSON.stringify;
+
+/** One NDJSON line (wire field names; `v` is the stored canonical JSON, written as is). */
+export function ndjsonLine(state: number, row: HistoryRow): string {
+  return `{"k":${q(row.k)},"v":${row.j},"s":${q(state)},"src":${q(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${q(row.rx)}}\n`;
+}
+
+export const CSV_HEADER = 'k,v,s,src,outcome,deferred,rx\n';
+
+/** RFC 4180 field: quoted when it holds a comma, a quote or a line break; quotes doubled. */
+export function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * The value as a CSV field: strings as their text, numbers and booleans as JSON, null as an
+ * empty field, arrays and objects as their JSON text.
+ */
+export function csvValue(json: string): string {
+  const c = json.charCodeAt(0);
+  if (c === 34 /* " */) return csvField(JSON.parse(json) as string);
+  if (json === 'null') return '';
+  return csvField(json);
+}
+
+export function csvLine(state: number, row: HistoryRow): string {
+  return `${csvField(row.k)},${csvValue(row.j)},${q(state)},${row.src},${row.o},${row.d},${q(row.rx)}\n`;
+}
+
+export function line(format: Format, state: number, row: HistoryRow): string {
+  return format === 'csv' ? csvLine(state, row) : ndjsonLine(state, row);
+}
