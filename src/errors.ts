@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_KEY: 'A key is not a valid "/"-separated key (empty segment, wildcard, control character, too long or too deep).',
   HAMSYNC_ERR_SOURCE: 'A source (device id) is not 1 to 64 characters of [A-Za-z0-9_-].',
   HAMSYNC_ERR_UPDATE: 'An update is not an object of the expected shape.',
-  HAMSYNC_ERR_BATCH: 'A batch is not an array of updates, or is empty, or is larger than the configured limit.',
+  HAMSYNC_ERR_BATCH: 'A batch is not an array of updates, or is larger than the configured limit.',
   HAMSYNC_ERR_PAYLOAD: 'An MQTT payload on a hamsync topic is not valid JSON of the documented shape.',
   HAMSYNC_ERR_TOO_LARGE: 'An MQTT payload or HTTP body is larger than the configured limit (checked before parsing).',
   HAMSYNC_ERR_TOPIC: 'A topic does not belong to the protocol, or names a device the payload does not come from.',

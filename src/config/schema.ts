@@ -1,6 +1,5 @@
 import { HamsyncError, describe } from '../errors.js';
 import { assertLevel } from '../log.js';
-import { assertSource } from '../model/keys.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { assertKeyFilter, assertNamespace } from '../wire/topics.js';
 
@@ -21,7 +20,9 @@ const duration: Check = (v, f) => void parseDuration(v, f);
 const hostPort: Check = (v, f) => void parseHostPort(v, f);
 const level: Check = (v) => assertLevel(v);
 const ns: Check = (v) => assertNamespace(v);
-const id: Check = (v) => assertSource(v);
+const id: Check = (v, f) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) fail(f, '1-64 characters of [A-Za-z0-9_-]', v);
+};
 const filters: Check = (v, f) => {
   const list = typeof v === 'string' ? [v] : v;
   if (!Array.isArray(list) || list.length === 0) fail(f, 'a key filter or a list of them', v);

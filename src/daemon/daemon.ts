@@ -68,7 +68,7 @@ export class Daemon {
    * transaction; resolves once that is durable on disk.
    */
   async put(items: readonly LocalPut[]): Promise<PutResult[]> {
-    const updates = items.map((i) => ({ key: i.key, value: i.value, state: i.state ?? this.replica.stamp(), source: this.config.id }));
+    const updates = items.map((i) => ({ key: i.key, value: i.value, state: 'state' in i ? (i.state as number) : this.replica.stamp(), source: this.config.id }));
     const receipt = this.replica.receive(updates);
     const payload = encodePut(this.config.id, updates.map((u) => ({ key: u.key, state: u.state, text: canonical(u.value) })));
     this.replica.outbox().append(payload, updates.length);

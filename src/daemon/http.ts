@@ -58,15 +58,23 @@ async function route(d: Daemon, req: IncomingMessage, res: ServerResponse): Prom
     return send(res, 200, { rows: d.replica.deferred(num('limit')).map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) });
   }
   if (path.startsWith('/v1/keys/')) {
-    const e = d.replica.get(decodeURIComponent(path.slice('/v1/keys/'.length)));
+    const e = d.replica.get(keyOf(path, '/v1/keys/'));
     if (!e) return send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: 'no value for this key' } });
     return send(res, 200, { k: e.key, v: e.value, s: e.state, src: e.source });
   }
   if (path.startsWith('/v1/history/')) {
-    const rows = d.replica.history(decodeURIComponent(path.slice('/v1/history/'.length)), { from: num('from'), to: num('to'), limit: num('limit') });
+    const rows = d.replica.history(keyOf(path, '/v1/history/'), { from: num('from'), to: num('to'), limit: num('limit') });
     return send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, outcome: e.outcome, deferred: e.deferred, rx: e.received })) });
   }
   send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: `no such endpoint: ${path}` } });
+}
+
+function keyOf(path: string, prefix: string): string {
+  try {
+    return decodeURIComponent(path.slice(prefix.length));
+  } catch {
+    throw new HamsyncError('HAMSYNC_ERR_KEY', 'the key in the path is not valid percent-encoding');
+  }
 }
 
 function parsePuts(body: unknown): LocalPut[] {
@@ -78,8 +86,9 @@ function parsePuts(body: unknown): LocalPut[] {
     if (typeof x !== 'object' || x === null || !('k' in x) || !('v' in x)) {
       throw new HamsyncError('HAMSYNC_ERR_UPDATE', `put ${i} must be an object with "k" and "v"`);
     }
+    // An absent "s" means "stamp it now"; any other value (null included) must be a valid state.
     const o = x as { k: string; v: Json; s?: number };
-    return o.s === undefined ? { key: o.k, value: o.v } : { key: o.k, value: o.v, state: o.s };
+    return 's' in o ? { key: o.k, value: o.v, state: o.s as number } : { key: o.k, value: o.v };
   });
 }
 

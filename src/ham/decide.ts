@@ -37,12 +37,32 @@ export function assertState(state: unknown, field = 'state'): asserts state is n
 export function ham(machineState: number, incoming: Stamped, current?: Stamped): Decision {
   assertState(machineState, 'machineState');
   assertState(incoming.state, 'incoming.state');
-  const incomingText = canonical(incoming.value);
-  if (current === undefined) {
-    return incoming.state > machineState ? 'defer' : 'apply';
+  assertJson(incoming.value);
+  if (current !== undefined) {
+    assertState(current.state, 'current.state');
+    assertJson(current.value);
   }
-  assertState(current.state, 'current.state');
-  return hamCanonical(machineState, { state: incoming.state, text: incomingText }, { state: current.state, text: canonical(current.value) });
+  if (incoming.state > machineState) return 'defer';
+  if (current === undefined) return 'apply';
+  if (incoming.state !== current.state) return incoming.state < current.state ? 'historical' : 'apply';
+  // Only an equal-state tie needs the canonical texts.
+  return hamCanonical(machineState, { state: incoming.state, text: canonical(incoming.value) }, { state: current.state, text: canonical(current.value) });
+}
+
+/** Validates a value as JSON; cheap for primitives, a full walk for arrays and objects. */
+function assertJson(value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (Number.isFinite(value)) return;
+      break;
+    case 'object':
+      if (value === null) return;
+      break;
+  }
+  canonical(value); // throws HAMSYNC_ERR_VALUE with the path, or validates an object/array
 }
 
 /**

@@ -8,11 +8,24 @@ import type { LiveRow } from '../store/rows.js';
  */
 export class Overlay {
   private readonly live = new Map<string, LiveRow>();
+  /** Committed live rows recently read or written (bounded; oldest dropped first). */
+  private readonly cache = new Map<string, LiveRow>();
+  constructor(private readonly cacheSize = 50_000) {}
   private readonly fingerprints = new Set<string>();
   private readonly deferredGone = new Set<string>();
 
+  /** The row written but not committed, else a cached committed row. */
   getLive(key: string): LiveRow | undefined {
-    return this.live.get(key);
+    return this.live.get(key) ?? this.cache.get(key);
+  }
+
+  /** Remembers a committed row read from LMDB. */
+  remember(key: string, row: LiveRow): void {
+    if (this.cache.size >= this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(key, row);
   }
 
   setLive(key: string, row: LiveRow, batch: PendingBatch): void {
@@ -40,9 +53,14 @@ export class Overlay {
     return this.deferredGone.has(id);
   }
 
-  /** Drops a batch's entries once LMDB has committed it (reads then see the same data from LMDB). */
-  settle(batch: PendingBatch): void {
-    for (const [key, row] of batch.live) if (this.live.get(key) === row) this.live.delete(key);
+  /** Drops a batch's entries once LMDB has committed it (its live rows move to the cache). */
+  settle(batch: PendingBatch, committed = true): void {
+    if (!committed) for (const [key] of batch.live) this.cache.delete(key);
+    for (const [key, row] of batch.live) {
+      if (this.live.get(key) !== row) continue;
+      this.live.delete(key);
+      this.remember(key, row);
+    }
     for (const fp of batch.fingerprints) this.fingerprints.delete(fp);
     for (const id of batch.deferredGone) this.deferredGone.delete(id);
   }

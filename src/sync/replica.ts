@@ -67,6 +67,8 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
   private seq: number;
   private closed = false;
   private outboxQueue: Outbox | undefined;
+  private lastCommitted: Promise<unknown> = Promise.resolve();
+  private lastDurable: Promise<unknown> = Promise.resolve();
 
   private constructor(store: Store, options: ReplicaOptions) {
     super();
@@ -150,20 +152,25 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     const root = this.store.root;
     // Both are lazy thenables over "everything written so far": take them now, in this turn.
     const committed = new Promise<void>((resolve, reject) => root.committed.then(() => resolve(), reject));
-    const durable = new Promise<void>((resolve, reject) => root.flushed.then(() => resolve(), reject));
-    const settled = committed.then(
+    const flushed = new Promise<void>((resolve, reject) => root.flushed.then(() => resolve(), reject));
+    // Chained, so receipts settle in the order their batches were written.
+    const settled = Promise.all([this.lastCommitted, committed]).then(
       () => {
         this.overlay.settle(ctx.batch);
+        if (this.listenerCount('change') === 0) return;
         for (const c of lastPerKey(ctx.changes)) this.emit('change', { key: c.key, value: JSON.parse(c.text) as Json, text: c.text, state: c.state, source: c.source, deferred: c.deferred });
       },
       (err: unknown) => {
-        this.overlay.settle(ctx.batch);
+        this.overlay.settle(ctx.batch, false);
         throw new HamsyncError('HAMSYNC_ERR_STORE', `commit failed: ${(err as Error).message}`);
       },
     );
+    const durable = Promise.all([this.lastDurable, settled, flushed]).then(() => undefined);
+    this.lastCommitted = settled.catch(() => undefined);
+    this.lastDurable = durable.catch(() => undefined);
     settled.catch(() => undefined);
     durable.catch(() => undefined);
-    return { results, committed: settled, durable: Promise.all([settled, durable]).then(() => undefined) };
+    return { results, committed: settled, durable };
   }
 
   /** The live value of a key, or undefined. Sees writes not yet committed. */

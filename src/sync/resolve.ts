@@ -32,7 +32,11 @@ export interface BatchContext {
 }
 
 export function currentRow(ctx: Pick<BatchContext, 'store' | 'overlay'>, key: string): LiveRow | undefined {
-  return ctx.overlay.getLive(key) ?? ctx.store.live.get(key);
+  const cached = ctx.overlay.getLive(key);
+  if (cached) return cached;
+  const row = ctx.store.live.get(key);
+  if (row) ctx.overlay.remember(key, row);
+  return row;
 }
 
 /** Is this exact update already in history (committed or in flight)? */
