@@ -1,0 +1,102 @@
+/**
+ * Runs Debian's `gpsfake` (package gpsd-clients, with gpsd) as a child process: a real gpsd fed
+ * from an NMEA capture. gpsfake ignores SIGTERM while it waits for input that never comes (with
+ * -1 and no client of its own it never exits by itself), so `stop()` signals its whole process
+ * group (gpsfake and its gpsd): SIGTERM first, then SIGKILL.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { FIXTURES, sleep } from './helpers.js';
+
+const INSTALL_HINT = 'install Debian packages gpsd and gpsd-clients: apt-get install -y --no-install-recommends gpsd gpsd-clients';
+
+/** Fails (does not skip) when gpsfake or gpsd is missing: CI installs them, so absence is a setup error. */
+export function requireGpsfake(): void {
+  const found = spawnSync('gpsfake', ['--help'], { stdio: 'ignore' });
+  assert.ok(!found.error, `gpsfake not found (${found.error?.message ?? ''}); ${INSTALL_HINT}`);
+  const gpsd = spawnSync('sh', ['-c', 'command -v gpsd || test -x /usr/sbin/gpsd || test -x /usr/local/sbin/gpsd'], { stdio: 'ignore' });
+  assert.equal(gpsd.status, 0, `gpsd not found in PATH or /usr/sbin; ${INSTALL_HINT}`);
+}
+
+/** A TCP port nobody listens on right now (the OS picks it; we close it at once). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One gpsfake process replaying a capture from test/fixtures/gpsd/. */
+export class GpsFake {
+  private stderr = '';
+  private readonly exited: Promise<void>;
+  private exitedNow = false;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+    readonly log: string,
+    private readonly tmp: string,
+  ) {
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      if (this.stderr.length < 64 * 1024) this.stderr += s;
+    });
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.exitedNow = true;
+        resolve();
+      }),
+    );
+  }
+
+  /**
+   * Starts `gpsfake -1 -q -P <port> -c <cycle> test/fixtures/gpsd/<capture>`, with a private
+   * TMPDIR for its control socket (a killed gpsfake leaves `$TMPDIR/gpsfake-<pid>.sock` behind).
+   */
+  static start(capture: string, port: number, cycleSeconds: number): GpsFake {
+    const log = path.join(FIXTURES, 'gpsd', capture);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hamsync-gpsfake-'));
+    const child = spawn('gpsfake', ['-1', '-q', '-P', String(port), '-c', String(cycleSeconds), log], {
+      detached: true, // its own process group, so stop() reaches gpsd too
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, TMPDIR: tmp },
+    });
+    child.once('error', () => undefined); // reported through diagnostics(); requireGpsfake() ran first
+    return new GpsFake(child, port, log, tmp);
+  }
+
+  /** What gpsfake/gpsd said on stderr (its "unable to connect to the DBUS system bus" is harmless). */
+  diagnostics(): string {
+    return `gpsfake on port ${this.port} (${this.exitedNow ? `exited ${String(this.child.exitCode ?? this.child.signalCode)}` : 'running'}), stderr: ${this.stderr.trim().slice(-2000) || '(empty)'}`;
+  }
+
+  /** Ends gpsfake and its gpsd: SIGTERM to the group, SIGKILL after 1.5 s. */
+  async stop(): Promise<void> {
+    const pid = this.child.pid;
+    if (pid === undefined) {
+      fs.rmSync(this.tmp, { recursive: true, force: true });
+      return;
+    }
+    const signal = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGTERM');
+    await Promise.race([this.exited, sleep(1500)]);
+    // Always SIGKILL the group: gpsfake may have exited while its gpsd lingers.
+    signal('SIGKILL');
+    await Promise.race([this.exited, sleep(3000)]);
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
