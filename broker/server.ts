@@ -53,6 +53,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const log = options.log ?? silentLogger;
   const host = options.host ?? '0.0.0.0';
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir });
+  replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000 });
   const hub = new Hub({ replica, ns: options.ns, log, wire: options.wire });
   hub.attach(aedes);

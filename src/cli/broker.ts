@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
+import { retentionOf } from '../daemon/options.js';
 import { BROKER_KEYS } from '../config/schema.js';
 import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
@@ -14,11 +15,13 @@ export function builder(y: Argv) {
     .option('ws-port', { type: 'number', describe: 'also serve MQTT over WebSocket on this port' })
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'hub replica directory (LMDB)' })
     .option('ns', { type: 'string', default: 'default', describe: 'namespace the hub resolves' })
+    .option('retain-history', { type: 'string', describe: 'prune hub history older than this (by state), e.g. 30d; default: keep all' })
+    .option('retain-bytes', { type: 'string', describe: 'prune the oldest hub history while it takes more than this, e.g. 2GB' })
     .example('$0 broker --data-dir /var/lib/hamsync-broker', 'serve MQTT on :1883')
     .example('$0 broker --port 1884 --ws-port 8080 --data-dir ./hub', 'TCP on 1884 and WebSocket on 8080');
 }
 
-export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; logLevel: string }): Promise<void> {
+export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; logLevel: string }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
   for (const [field, v] of [['port', argv.port], ['ws-port', argv.wsPort]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) {
@@ -27,7 +30,8 @@ export async function handler(argv: { port: number; host: string; wsPort?: numbe
   }
   assertNamespace(argv.ns);
   const { startBroker } = await import('../../broker/server.js');
-  const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log });
+  const retention = retentionOf(argv.retainHistory, argv.retainBytes);
+  const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention } });
   // One line on stdout that scripts (and tests) can read: where we listen.
   process.stdout.write(`${JSON.stringify({ listening: { port: broker.port, wsPort: broker.wsPort } })}\n`);
   stopOnSignal(() => broker.close(), log);

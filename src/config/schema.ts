@@ -1,6 +1,7 @@
 import { HamsyncError, describe } from '../errors.js';
 import { assertLevel } from '../log.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
+import { parseSize } from '../util/size.js';
 import { assertKeyFilter, assertNamespace } from '../wire/topics.js';
 
 /** Checks one config value; throws a HamsyncError naming `field` and the value it got. */
@@ -37,6 +38,10 @@ const window: Check = (v, f) => {
 const ppm: Check = (v, f) => {
   if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) >= 1e6) fail(f, 'a number of parts per million between -1e6 and 1e6', v);
 };
+const size: Check = (v, f) => void parseSize(v, f);
+const age: Check = (v, f) => {
+  if (parseDuration(v, f) <= 0) fail(f, 'a positive duration like 30d or 12h', v);
+};
 const list: Check = (v, f) => {
   if (!Array.isArray(v)) fail(f, 'a list', v);
 };
@@ -57,6 +62,8 @@ export const DAEMON_KEYS: Record<string, Check> = {
   window,
   logLevel: level,
   sources: list,
+  retainHistory: age,
+  retainBytes: size,
 };
 
 /** Keys a broker config file may hold. */
@@ -67,4 +74,6 @@ export const BROKER_KEYS: Record<string, Check> = {
   dataDir: str,
   ns,
   logLevel: level,
+  retainHistory: age,
+  retainBytes: size,
 };

@@ -42,7 +42,8 @@ export class Daemon {
 
   static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
     const config = daemonConfig(input);
-    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, ...replicaExtra, dataDir: config.dataDir });
+    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...replicaExtra, dataDir: config.dataDir });
+    replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     const counters = new Counters();
     const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n));
     const ref: { daemon?: Daemon } = {};

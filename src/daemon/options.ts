@@ -1,6 +1,7 @@
 import { HamsyncError, describe } from '../errors.js';
 import { DAEMON_KEYS } from '../config/schema.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
+import { parseSize } from '../util/size.js';
 
 /** Options of `hamsync daemon`, as given (CLI, env, config file or code). Defaults in brackets. */
 export interface DaemonInput {
@@ -27,6 +28,10 @@ export interface DaemonInput {
   password?: string;
   /** Put messages in flight to the broker at once. [64] */
   window?: number;
+  /** Prune history rows whose state is older than this duration (e.g. 30d). [keep all] */
+  retainHistory?: string | number;
+  /** Prune the oldest history rows while history takes more than this (e.g. 500MB). [no cap] */
+  retainBytes?: string | number;
 }
 
 export interface DaemonConfig {
@@ -42,6 +47,7 @@ export interface DaemonConfig {
   username: string | undefined;
   password: string | undefined;
   window: number;
+  retention: { maxAgeMs?: number; maxBytes?: number };
 }
 
 /** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
@@ -67,5 +73,14 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     username: input.username,
     password: input.password,
     window: input.window ?? 64,
+    retention: retentionOf(input.retainHistory, input.retainBytes),
+  };
+}
+
+/** Retention options from `retainHistory` / `retainBytes` (both optional). */
+export function retentionOf(history: string | number | undefined, bytes: string | number | undefined): { maxAgeMs?: number; maxBytes?: number } {
+  return {
+    ...(history === undefined ? {} : { maxAgeMs: parseDuration(history, 'retainHistory') }),
+    ...(bytes === undefined ? {} : { maxBytes: parseSize(bytes, 'retainBytes') }),
   };
 }

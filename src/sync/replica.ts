@@ -8,6 +8,7 @@ import { resolveLimits, type Limits } from '../model/limits.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
 import { openStore, type Store } from '../store/open.js';
 import { Outbox } from '../store/outbox.js';
+import { Retention, type RetentionOptions } from './retention.js';
 import { readDeferred, readHistory, readLive, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange } from '../store/read.js';
 import { DeferredTimer, type DueRow } from './deferred-timer.js';
 import { newBatch, Overlay } from './overlay.js';
@@ -31,6 +32,8 @@ export interface ReplicaOptions {
   mapSize?: number;
   /** Most deferred updates resolved in one transaction when they fall due. Default 1000. */
   promoteChunk?: number;
+  /** Background history pruning (by age and/or size); off unless maxAgeMs or maxBytes is set. */
+  retention?: RetentionOptions;
 }
 
 /** What `receive` returns: decisions now, and promises for the commit and for durability. */
@@ -96,8 +99,19 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
   static async open(options: ReplicaOptions): Promise<Replica> {
     const replica = new Replica(openStore(options.dataDir, { mapSize: options.mapSize }), options);
     await replica.timer.start();
+    const r = options.retention;
+    if (r && (r.maxAgeMs !== undefined || r.maxBytes !== undefined)) {
+      replica.retention = new Retention(replica.store, replica.clock, r);
+      replica.retention.on('error', (err) => {
+        if (replica.listenerCount('error') > 0) replica.emit('error', err);
+      });
+      replica.retention.start();
+    }
     return replica;
   }
+
+  /** The background history pruning, when configured (for its `pruned` events). */
+  retention: Retention | undefined;
 
   /** The machine state now (HAM's upper boundary). */
   now(): number {
@@ -215,6 +229,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     if (this.closed) return;
     this.closed = true;
     this.timer.stop();
+    await this.retention?.stop();
     await this.timer.idle();
     await this.store.root.flushed;
     await this.store.root.close();
