@@ -16,11 +16,16 @@ export function builder(y: Argv) {
     .option('http', { type: 'string', default: '127.0.0.1:7878', describe: 'local HTTP API address' })
     .option('ca', { type: 'string', describe: 'CA certificate file for mqtts:// or wss://' })
     .option('username', { type: 'string', describe: 'MQTT username' })
+    .option('profile', { type: 'string', describe: 'device profile for telemetry sources: raspberry-pi, gps-unit, simulated, or a JSON file' })
+    .option('sources', { type: 'string', describe: 'telemetry sources as JSON (overrides the profile), e.g. \'[{"type":"simulated","interval":"1s"}]\'' })
+    .option('clock-drift-ppm', { type: 'number', describe: 'simulate a clock running this many parts per million fast (negative: slow)' })
     .option('retain-history', { type: 'string', describe: 'prune history older than this (by state), e.g. 30d; default: keep all' })
     .option('retain-bytes', { type: 'string', describe: 'prune the oldest history while it takes more than this, e.g. 500MB' })
     .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
     .example('$0 daemon --id pi-7 --broker mqtt://hub.local:1883 --data-dir /var/lib/hamsync', 'a device daemon')
-    .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast');
+    .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast')
+    .example('$0 daemon --id pi-7 --profile raspberry-pi --config /etc/hamsync/hamsync.yaml', 'a Raspberry Pi reporting its temperature, load, memory, disk')
+    .example('$0 daemon --id sim-2 --profile simulated --clock-drift-ppm 500 --http 127.0.0.1:7880', 'a simulated device with a drifting clock');
 }
 
 export async function handler(argv: {
@@ -36,12 +41,15 @@ export async function handler(argv: {
   password?: string;
   retainHistory?: string;
   retainBytes?: string;
+  profile?: string;
+  sources?: unknown;
+  clockDriftPpm?: number;
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
-    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes },
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm },
     log,
   );
   process.stdout.write(`${JSON.stringify({ listening: { http: daemon.httpPort } })}\n`);

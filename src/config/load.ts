@@ -18,7 +18,7 @@ function camel(key: string): string {
  * Reads a YAML (or JSON — JSON is YAML) config file and checks every key against `schema`.
  * Returns the values and the problems, each with the line it is on.
  */
-export function checkConfigFile(path: string, schema: Record<string, Check>): { values: Record<string, unknown>; problems: ConfigProblem[] } {
+export function checkConfigFile(path: string, schema: Record<string, Check>): { values: Record<string, unknown>; problems: ConfigProblem[]; lines: Record<string, number> } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -29,14 +29,16 @@ export function checkConfigFile(path: string, schema: Record<string, Check>): { 
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const problems: ConfigProblem[] = doc.errors.map((e) => ({ line: lines.linePos(e.pos[0]).line, key: '', message: e.message.split('\n')[0] ?? e.message }));
   const values: Record<string, unknown> = {};
-  if (problems.length > 0) return { values, problems };
-  if (doc.contents === null) return { values, problems };
-  if (!isMap(doc.contents)) return { values, problems: [{ line: 1, key: '', message: 'a config file must be a mapping of keys to values' }] };
+  const keyLines: Record<string, number> = {};
+  if (problems.length > 0) return { values, problems, lines: keyLines };
+  if (doc.contents === null) return { values, problems, lines: keyLines };
+  if (!isMap(doc.contents)) return { values, problems: [{ line: 1, key: '', message: 'a config file must be a mapping of keys to values' }], lines: keyLines };
   for (const pair of doc.contents.items as Pair[]) {
     const rawKey = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
     const key = camel(rawKey);
     const range = (pair.key as { range?: [number, number, number] } | null)?.range;
     const line = range ? lines.linePos(range[0]).line : 0;
+    keyLines[key] = line;
     const check = schema[key];
     if (!check) {
       problems.push({ line, key: rawKey, message: `unknown key ${JSON.stringify(rawKey)}; known keys: ${Object.keys(schema).join(', ')}` });
@@ -50,7 +52,7 @@ export function checkConfigFile(path: string, schema: Record<string, Check>): { 
       problems.push({ line, key: rawKey, message: (err as Error).message.replace(/^HAMSYNC_ERR_CONFIG: /, '') });
     }
   }
-  return { values, problems };
+  return { values, problems, lines: keyLines };
 }
 
 /** Loads a config file for use: the first problem becomes one clear error with file and line. */

@@ -61,7 +61,8 @@ export const DAEMON_KEYS: Record<string, Check> = {
   password: str,
   window,
   logLevel: level,
-  sources: list,
+  sources: (v, f) => (typeof v === 'string' ? undefined : list(v, f)),
+  profile: str,
   retainHistory: age,
   retainBytes: size,
 };

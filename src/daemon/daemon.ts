@@ -8,6 +8,8 @@ import { topics } from '../wire/topics.js';
 import { Forwarder } from './forwarder.js';
 import { startHttpApi } from './http.js';
 import { Link } from './link.js';
+import { buildSources, startSources } from './sources.js';
+import type { Source } from '../../devices/index.js';
 import { daemonConfig, type DaemonConfig, type DaemonInput } from './options.js';
 
 /** A local put: the state is stamped by the daemon's clock unless given. */
@@ -28,6 +30,7 @@ export interface PutResult extends Result {
  */
 export class Daemon {
   private stopping: Promise<void> | undefined;
+  private sources: Source[] = [];
 
   private constructor(
     readonly config: DaemonConfig,
@@ -42,6 +45,7 @@ export class Daemon {
 
   static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
     const config = daemonConfig(input);
+    const sources = buildSources(config.sources, config.id, log);
     const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...replicaExtra, dataDir: config.dataDir });
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     const counters = new Counters();
@@ -60,6 +64,8 @@ export class Daemon {
     });
     const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log);
     ref.daemon = daemon;
+    daemon.sources = sources;
+    startSources(sources, (readings) => daemon.put(readings as LocalPut[]), log, () => counters.inc('sources.put-failed'));
     log.info('daemon started', { id: config.id, ns: config.ns, broker: config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs });
     return daemon;
   }
@@ -102,6 +108,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('daemon stopping');
+      await Promise.all(this.sources.map((s) => s.stop()));
       this.http.closeAllConnections?.();
       await new Promise((r) => this.http.close(r));
       await this.forwarder.drained(2000);

@@ -2,6 +2,7 @@ import { HamsyncError, describe } from '../errors.js';
 import { DAEMON_KEYS } from '../config/schema.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
+import { sourceConfigs } from './sources.js';
 
 /** Options of `hamsync daemon`, as given (CLI, env, config file or code). Defaults in brackets. */
 export interface DaemonInput {
@@ -28,6 +29,10 @@ export interface DaemonInput {
   password?: string;
   /** Put messages in flight to the broker at once. [64] */
   window?: number;
+  /** Telemetry sources feeding the replica (see devices/); a list, or JSON text. [none] */
+  sources?: unknown;
+  /** A device profile whose sources are used when `sources` is not given. */
+  profile?: string;
   /** Prune history rows whose state is older than this duration (e.g. 30d). [keep all] */
   retainHistory?: string | number;
   /** Prune the oldest history rows while history takes more than this (e.g. 500MB). [no cap] */
@@ -48,6 +53,7 @@ export interface DaemonConfig {
   password: string | undefined;
   window: number;
   retention: { maxAgeMs?: number; maxBytes?: number };
+  sources: unknown[];
 }
 
 /** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
@@ -74,6 +80,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     password: input.password,
     window: input.window ?? 64,
     retention: retentionOf(input.retainHistory, input.retainBytes),
+    sources: sourceConfigs(input.sources, input.profile),
   };
 }
 

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startBroker } from '../../broker/server.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { daemonConfig } from '../../src/daemon/options.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function until(what: string, fn: () => boolean, timeoutMs = 8000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('a daemon with the simulated and linux-host profiles feeds its telemetry through the broker into the hub', async (t) => {
+  const dir = tempDir(t);
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub') });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const sim = await Daemon.start({ id: 'sim-1', broker: url, dataDir: join(dir, 'sim'), http: '127.0.0.1:0', profile: 'simulated', sources: '[{"type":"simulated","interval":"100ms","seed":7}]' });
+  const host = await Daemon.start({ id: 'host-1', broker: url, dataDir: join(dir, 'host'), http: '127.0.0.1:0', profile: 'raspberry-pi', clockDriftPpm: 200 });
+  t.after(async () => {
+    await sim.stop();
+    await host.stop();
+    await broker.close();
+  });
+  await until('simulated telemetry at the hub', () => (broker.replica.get('sim-1/sim/counter')?.value as number) >= 3);
+  assert.equal(typeof broker.replica.get('sim-1/sim/temp')?.value, 'number');
+  assert.equal(broker.replica.get('sim-1/sim/temp')?.source, 'sim-1');
+  // This machine's /proc: load and memory exist on every Linux host.
+  await until('host telemetry at the hub', () => broker.replica.get('host-1/mem/total') !== undefined && broker.replica.get('host-1/load/1m') !== undefined);
+  assert.ok((broker.replica.get('host-1/mem/total')?.value as number) > 0);
+  // Counted readings, no failed puts.
+  assert.ok(((sim.status().counters as Record<string, number>)['updates.local'] ?? 0) >= 3);
+  assert.equal((sim.status().counters as Record<string, number>)['sources.put-failed'], undefined);
+});
+
+test('source configs are validated at start: the error names the source and the option', async () => {
+  await assert.rejects(() => Daemon.start({ id: 'x', dataDir: '/tmp/nope-hamsync', sources: [{ type: 'simulated', interval: '-1s' }] }), /sources\[0\]\.interval/);
+  await assert.rejects(() => Daemon.start({ id: 'x', dataDir: '/tmp/nope-hamsync', sources: [{ type: 'gpsd', intervall: '1s' }] }), /sources\[0\]\.intervall/);
+  assert.throws(() => daemonConfig({ id: 'x', dataDir: '/tmp/x', profile: 'toaster' }), /profile "toaster"/);
+  assert.throws(() => daemonConfig({ id: 'x', dataDir: '/tmp/x', sources: '[not json' }), /sources must be a list/);
+});
