@@ -31,6 +31,14 @@ test('a daemon with the simulated and linux-host profiles feeds its telemetry th
   // This machine's /proc: load and memory exist on every Linux host.
   await until('host telemetry at the hub', () => broker.replica.get('host-1/mem/total') !== undefined && broker.replica.get('host-1/load/1m') !== undefined);
   assert.ok((broker.replica.get('host-1/mem/total')?.value as number) > 0);
+  // A clock 100,000 ppm (10%) fast is ahead of the wall clock by ~100 ms per second it ran.
+  const drifty = await Daemon.start({ id: 'drift-1', broker: url, dataDir: join(dir, 'drift'), http: '127.0.0.1:0', clockDriftPpm: 100_000 });
+  const wall0 = Date.now();
+  await new Promise((r) => setTimeout(r, 1000));
+  const ahead = drifty.replica.now() - Date.now();
+  const ran = Date.now() - wall0;
+  await drifty.stop();
+  assert.ok(ahead > 0.1 * ran * 0.7 && ahead < 0.1 * ran * 1.3 + 20, `10% fast clock is ${ahead} ms ahead after ${ran} ms`);
   // Counted readings, no failed puts.
   assert.ok(((sim.status().counters as Record<string, number>)['updates.local'] ?? 0) >= 3);
   assert.equal((sim.status().counters as Record<string, number>)['sources.put-failed'], undefined);
