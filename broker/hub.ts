@@ -3,6 +3,7 @@ import { Counters } from '../src/counters.js';
 import { isHamsyncError } from '../src/errors.js';
 import { canonical } from '../src/ham/lexical.js';
 import { silentLogger, type Logger } from '../src/log.js';
+import { checkBatch, type CheckedUpdate } from '../src/model/update.js';
 import type { ChangeEvent, Replica } from '../src/sync/replica.js';
 import { decodePut, decodeSyncRequest, encodeState, encodeSyncResponse, DEFAULT_WIRE_LIMITS, type WireLimits, type WireUpdate } from '../src/wire/codec.js';
 import { matchKey, parseTopic, topics } from '../src/wire/topics.js';
@@ -32,6 +33,8 @@ export class Hub {
   /** Payloads of rejected messages: acknowledged (so the sender does not retry forever) but never forwarded. */
   private readonly rejected = new WeakSet<Buffer>();
   private aedes: Aedes | undefined;
+  private pending: { checked: CheckedUpdate[]; cb: (err?: Error | null) => void }[] = [];
+  private flushScheduled = false;
   private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source);
 
   constructor(options: HubOptions) {
@@ -83,29 +86,47 @@ export class Hub {
   }
 
   private put(client: Client | null, packet: PublishPacket, device: string, cb: (err?: Error | null) => void): void {
-    let durable: Promise<void>;
-    let count: number;
+    let checked: CheckedUpdate[];
     try {
-      const { updates } = decodePut(packet.payload as Buffer, device, this.wire);
-      const receipt = this.replica.receive(updates);
-      count = updates.length;
-      durable = receipt.durable;
+      // Each message is validated on its own, so a bad one is rejected alone...
+      checked = checkBatch(decodePut(packet.payload as Buffer, device, this.wire).updates, this.replica.limits);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
       this.reject(client, packet, err.code, err.message);
       return cb(null);
     }
+    // ...and every message that arrived in this turn of the event loop is committed in one transaction.
+    this.pending.push({ checked, cb });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Resolves and stores the turn's messages together; each PUBACK waits until that is on disk. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    let durable: Promise<void>;
+    try {
+      durable = this.replica.receiveChecked(batch.flatMap((m) => m.checked)).durable;
+    } catch (err) {
+      durable = Promise.reject(err as Error);
+    }
     durable.then(
       () => {
-        this.counters.inc('updates.accepted', count);
-        this.counters.inc('messages.accepted');
-        cb(null);
+        for (const m of batch) {
+          this.counters.inc('updates.accepted', m.checked.length);
+          this.counters.inc('messages.accepted');
+          m.cb(null);
+        }
       },
       (err: Error) => {
-        // Not durable: no PUBACK; the client drops the link and retransmits.
-        this.log.error('store failed, closing client without ack', { client: client?.id, err: err.message });
-        this.counters.inc('messages.store-failed');
-        cb(err);
+        // Not durable: no PUBACK; the clients drop the link and retransmit.
+        this.log.error('store failed, closing clients without ack', { messages: batch.length, err: err.message });
+        this.counters.inc('messages.store-failed', batch.length);
+        for (const m of batch) m.cb(err);
       },
     );
   }

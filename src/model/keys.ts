@@ -11,6 +11,18 @@ const SOURCE = /^[A-Za-z0-9_-]{1,64}$/;
  * at most `maxKeyBytes` UTF-8 bytes and `maxKeyDepth` segments. Keys map 1:1 onto MQTT topics.
  */
 export function assertKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDepth'>): asserts key is string {
+  // Telemetry repeats its keys: remember the ones already found valid under these limits.
+  let known = recent.get(limits);
+  if (typeof key === 'string' && known?.has(key)) return;
+  checkKey(key, limits);
+  if (!known) recent.set(limits, (known = new Set()));
+  if (known.size >= 10_000) known.clear();
+  known.add(key as string);
+}
+
+const recent = new WeakMap<object, Set<string>>();
+
+function checkKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDepth'>): void {
   if (typeof key !== 'string' || key.length === 0) {
     throw new HamsyncError('HAMSYNC_ERR_KEY', `key must be a non-empty string, got ${describe(key)}`, { key });
   }

@@ -4,9 +4,21 @@ export type Format = 'ndjson' | 'csv';
 
 const q = JSON.stringify;
 
-/** One NDJSON line (wire field names; `v` is the stored canonical JSON, written as is). */
+/** Quoted keys and sources repeat on every row: quote each once (bounded). */
+const quoted = new Map<string, string>();
+function qs(text: string): string {
+  let out = quoted.get(text);
+  if (out === undefined) {
+    out = q(text);
+    if (quoted.size >= 10_000) quoted.clear();
+    quoted.set(text, out);
+  }
+  return out;
+}
+
+/** One NDJSON line (wire field names; `v` is the stored canonical JSON, written as is). States are finite numbers, so `String` is their JSON. */
 export function ndjsonLine(state: number, row: HistoryRow): string {
-  return `{"k":${q(row.k)},"v":${row.j},"s":${q(state)},"src":${q(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${q(row.rx)}}\n`;
+  return `{"k":${qs(row.k)},"v":${row.j},"s":${String(state)},"src":${qs(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${String(row.rx)}}\n`;
 }
 
 export const CSV_HEADER = 'k,v,s,src,outcome,deferred,rx\n';
@@ -28,7 +40,7 @@ export function csvValue(json: string): string {
 }
 
 export function csvLine(state: number, row: HistoryRow): string {
-  return `${csvField(row.k)},${csvValue(row.j)},${q(state)},${row.src},${row.o},${row.d},${q(row.rx)}\n`;
+  return `${csvField(row.k)},${csvValue(row.j)},${String(state)},${row.src},${row.o},${row.d},${String(row.rx)}\n`;
 }
 
 export function line(format: Format, state: number, row: HistoryRow): string {

@@ -22,7 +22,8 @@ export interface Record {
   row: HistoryRow;
 }
 
-function predicate(sel: Selection): (row: HistoryRow) => boolean {
+function predicate(sel: Selection): ((row: HistoryRow) => boolean) | undefined {
+  if (!sel.keys?.length && !sel.sources?.length && !sel.outcomes?.length) return undefined;
   const key = compileKeyFilters(sel.keys ?? []);
   const sources = sel.sources && sel.sources.length > 0 ? new Set(sel.sources) : undefined;
   const outcomes = sel.outcomes && sel.outcomes.length > 0 ? new Set<string>(sel.outcomes) : undefined;
@@ -34,7 +35,7 @@ export function* select(store: Store, sel: Selection = {}): Generator<Record> {
   const keep = predicate(sel);
   if ((sel.by ?? 'state') === 'state') {
     for (const { key, value } of store.history.getRange({ start: [sel.from ?? -Infinity], end: [sel.to ?? Infinity, Infinity] })) {
-      if (keep(value)) yield { state: key[0], row: value };
+      if (keep === undefined || keep(value)) yield { state: key[0], row: value };
     }
     return;
   }
@@ -46,7 +47,7 @@ export function* select(store: Store, sel: Selection = {}): Generator<Record> {
   const states: number[] = [];
   const seqs: number[] = [];
   for (const { key, value } of store.history.getRange({})) {
-    if (value.rx < from || value.rx > to || !keep(value)) continue;
+    if (value.rx < from || value.rx > to || (keep !== undefined && !keep(value))) continue;
     rx.push(value.rx);
     states.push(key[0]);
     seqs.push(key[1]);

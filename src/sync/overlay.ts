@@ -29,6 +29,9 @@ export class Overlay {
   }
 
   setLive(key: string, row: LiveRow, batch: PendingBatch): void {
+    // An uncommitted live row being replaced is still an uncommitted history row: mark it.
+    const prev = this.live.get(key);
+    if (prev) this.addFingerprint(fingerprint(key, prev.s, prev.src, prev.j), batch);
     this.live.set(key, row);
     batch.live.push([key, row]);
   }

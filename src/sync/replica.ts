@@ -46,8 +46,8 @@ export interface Receipt {
 }
 
 export interface ChangeEvent {
-  key: string;
-  value: Json;
+  readonly key: string;
+  readonly value: Json;
   /** The value's canonical JSON text. */
   text: string;
   state: number;
@@ -129,7 +129,15 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
    */
   receive(updates: readonly unknown[]): Receipt {
     this.assertOpen();
-    const checked = checkBatch(updates, this.limits);
+    return this.receiveChecked(checkBatch(updates, this.limits));
+  }
+
+  /**
+   * `receive` for updates already validated with `checkBatch` against this replica's limits
+   * (lets a caller validate many messages one by one, then commit them as one transaction).
+   */
+  receiveChecked(checked: readonly CheckedUpdate[]): Receipt {
+    this.assertOpen();
     const ctx = this.newContext();
     const machine = this.clock.now();
     const results = checked.map((u) => this.resolveOne(ctx, u, machine));
@@ -172,7 +180,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
       () => {
         this.overlay.settle(ctx.batch);
         if (this.listenerCount('change') === 0) return;
-        for (const c of lastPerKey(ctx.changes)) this.emit('change', { key: c.key, value: JSON.parse(c.text) as Json, text: c.text, state: c.state, source: c.source, deferred: c.deferred });
+        for (const c of lastPerKey(ctx.changes)) this.emit('change', new AppliedChange(c));
       },
       (err: unknown) => {
         this.overlay.settle(ctx.batch, false);
@@ -249,4 +257,25 @@ function lastPerKey(changes: Change[]): Change[] {
     last.set(c.key, c);
   }
   return [...last.values()];
+}
+
+/** A change event whose value is parsed only if someone reads it (the hub needs just the text). */
+class AppliedChange implements ChangeEvent {
+  readonly key: string;
+  readonly text: string;
+  readonly state: number;
+  readonly source: string;
+  readonly deferred: boolean;
+
+  constructor(c: Change) {
+    this.key = c.key;
+    this.text = c.text;
+    this.state = c.state;
+    this.source = c.source;
+    this.deferred = c.deferred;
+  }
+
+  get value(): Json {
+    return JSON.parse(this.text) as Json;
+  }
 }

@@ -75,6 +75,8 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   const current = currentRow(ctx, u.key);
   const decision = hamCanonical(machine, { state: u.state, text: u.text }, current && { state: current.s, text: current.j });
   // An update that applies cannot already be in history: anything there is at or below the live value.
+  // Equal to the live row, source included: that row's own history entry is this update.
+  if (decision === 'same' && current?.src === u.source) return { decision, duplicate: true };
   if (decision !== 'apply' && inHistory(ctx, u)) return { decision, duplicate: true };
   let outcome: Outcome;
   if (decision === 'apply') {
@@ -97,6 +99,8 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   const seq = ctx.seq++;
   void ctx.store.history.put([u.state, seq], { k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx });
   void ctx.store.historyByKey.put([u.key, u.state, seq], true);
-  ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
+  // An applied row is recognised through the live view while it is live (and the overlay marks it
+  // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
+  if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
   return { decision, duplicate: false };
 }

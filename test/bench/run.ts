@@ -1,11 +1,14 @@
 /**
  * `npm run bench`: resolver decisions/s (hamsync vs GUN's HAM), replica ingest updates/s
- * (vs raw lmdb-js puts of the same records) and peak RSS, printed as one table.
+ * (vs raw lmdb-js puts of the same records), the MQTT hub vs plain Aedes (throughput, latency),
+ * replay vs a raw range scan, and peak RSS, printed as one table.
  *
  * A script, not a test. `node --test dist/test/` also picks up this file: it then exits at once.
  * Sizes scale with BENCH_SCALE (default 1; e.g. 0.1 for a smoke run).
  */
 import { disagreements, loadGun, makeVectors, measure, runGun, runHam, runHamCanonical } from './resolver.js';
+import { benchBroker } from './broker.js';
+import { benchReplay } from './replay.js';
 import { COMMITS_IN_FLIGHT, makeRecords, rawPipelined, rawNewRows, rawStrict, replicaPipelined, replicaStrict, UPDATES_PER_COMMIT_WAIT } from './ingest.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -128,12 +131,23 @@ async function main(): Promise<void> {
       `median of ${RESOLVER_REPS} passes after a warm-up; decisions identical to GUN's: ${differ === 0 ? 'yes, all' : `NO (${differ} differ)`}.`,
   );
 
+  // (d) MQTT: the hub vs plain Aedes (brokers in child processes), and put -> state latency.
+  for (const r of await benchBroker()) {
+    const value = r.unit === 'x' ? r.value.toFixed(2) : r.unit === 'ms' ? r.value.toFixed(2) : fmt(r.value);
+    rows.push({ section: 'mqtt: hub vs plain Aedes', what: r.name, rate: `${value} ${r.unit}`, vs: r.note ?? '' });
+  }
+
+  // (e) Replay of stored telemetry, vs a raw range scan of the same rows.
+  gc();
+  for (const r of await benchReplay(Math.round(1_000_000 * SCALE))) rows.push({ section: 'replay (rows/s)', what: r.what, rate: r.rate, vs: r.vs });
+
   // (c) Memory.
   rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
   rows.push({ section: 'memory', what: 'peak RSS, whole run', rate: mib(process.resourceUsage().maxRSS), vs: 'incl. resolver vectors held in memory' });
 
   // Print in the order (a) resolver, (b) ingest, (c) memory, whatever order they ran in.
-  const rank = (text: string): number => (text.startsWith('resolver') || text.startsWith('WARNING') ? 0 : text.startsWith('memory') ? 2 : 1);
+  const rank = (text: string): number =>
+    text.startsWith('resolver') || text.startsWith('WARNING') ? 0 : text.startsWith('memory') ? 4 : text.startsWith('mqtt') ? 2 : text.startsWith('replay') ? 3 : 1;
   printTable(rows.sort((x, y) => rank(x.section) - rank(y.section)));
   for (const n of notes.sort((x, y) => rank(x) - rank(y))) console.log(`- ${n}`);
   console.log(`- node ${process.version}, ${(Date.now() - started) / 1000} s total`);
