@@ -5,14 +5,8 @@ import { startBroker } from '../../broker/server.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { daemonConfig } from '../../src/daemon/options.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
-async function until(what: string, fn: () => boolean, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test('a daemon with the simulated and linux-host profiles feeds its telemetry through the broker into the hub', async (t) => {
   const dir = tempDir(t);
@@ -25,11 +19,11 @@ test('a daemon with the simulated and linux-host profiles feeds its telemetry th
     await host.stop();
     await broker.close();
   });
-  await until('simulated telemetry at the hub', () => (broker.replica.get('sim-1/sim/counter')?.value as number) >= 3);
+  await until(() => (broker.replica.get('sim-1/sim/counter')?.value as number) >= 3, { what: 'simulated telemetry at the hub' });
   assert.equal(typeof broker.replica.get('sim-1/sim/temp')?.value, 'number');
   assert.equal(broker.replica.get('sim-1/sim/temp')?.source, 'sim-1');
   // This machine's /proc: load and memory exist on every Linux host.
-  await until('host telemetry at the hub', () => broker.replica.get('host-1/mem/total') !== undefined && broker.replica.get('host-1/load/1m') !== undefined);
+  await until(() => broker.replica.get('host-1/mem/total') !== undefined && broker.replica.get('host-1/load/1m') !== undefined, { what: 'host telemetry at the hub' });
   assert.ok((broker.replica.get('host-1/mem/total')?.value as number) > 0);
   // A clock 100,000 ppm (10%) fast is ahead of the wall clock by ~100 ms per second it ran.
   const drifty = await Daemon.start({ id: 'drift-1', broker: url, dataDir: join(dir, 'drift'), http: '127.0.0.1:0', clockDriftPpm: 100_000 });

@@ -9,14 +9,8 @@ import mqtt from 'mqtt';
 import { startBroker } from '../../broker/server.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
-async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('MQTT over WebSocket: a daemon on ws:// syncs through the hub, a plain ws subscriber sees the state', async (t) => {
   const dir = tempDir(t);
@@ -33,7 +27,7 @@ test('MQTT over WebSocket: a daemon on ws:// syncs through the hub, a plain ws s
   sub.on('message', (_topic, payload) => seen.push(payload.toString()));
   await sub.subscribeAsync('hamsync/default/state/#', { qos: 1 });
   await daemon.put([{ key: 'ws/hello', value: 'over websocket' }]);
-  await until('state over ws', () => seen.some((p) => (JSON.parse(p) as { v: unknown }).v === 'over websocket'));
+  await until(() => seen.some((p) => (JSON.parse(p) as { v: unknown }).v === 'over websocket'), { what: 'state over ws' });
   assert.equal(broker.replica.get('ws/hello')?.value, 'over websocket');
 });
 
@@ -54,6 +48,6 @@ test('mqtts://: a daemon verifies the broker against --ca and syncs over TLS', a
     await broker.close();
   });
   await daemon.put([{ key: 'tls/hello', value: 42 }]);
-  await until('hub stored the TLS put', () => broker.replica.get('tls/hello')?.value === 42);
-  await until('outbox drained', () => (daemon.status().outbox as { messages: number }).messages === 0);
+  await until(() => broker.replica.get('tls/hello')?.value === 42, { what: 'hub stored the TLS put' });
+  await until(() => (daemon.status().outbox as { messages: number }).messages === 0, { what: 'outbox drained' });
 });
