@@ -19,6 +19,7 @@ export function builder(y: Argv) {
     .option('profile', { type: 'string', describe: 'device profile for telemetry sources: raspberry-pi, gps-unit, simulated, or a JSON file' })
     .option('sources', { type: 'string', describe: 'telemetry sources as JSON (overrides the profile), e.g. \'[{"type":"simulated","interval":"1s"}]\'' })
     .option('clock-drift-ppm', { type: 'number', describe: 'simulate a clock running this many parts per million fast (negative: slow)' })
+    .option('window', { type: 'number', default: 64, describe: 'put messages in flight to the broker at once' })
     .option('retain-history', { type: 'string', describe: 'prune history older than this (by state), e.g. 30d; default: keep all' })
     .option('retain-bytes', { type: 'string', describe: 'prune the oldest history while it takes more than this, e.g. 500MB' })
     .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
@@ -44,12 +45,13 @@ export async function handler(argv: {
   profile?: string;
   sources?: unknown;
   clockDriftPpm?: number;
+  window: number;
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
-    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm },
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window },
     log,
   );
   process.stdout.write(`${JSON.stringify({ listening: { http: daemon.httpPort } })}\n`);
