@@ -19,6 +19,9 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_STORE: 'The data directory cannot be opened or used (permissions, not a directory, corrupt file, incompatible format).',
   HAMSYNC_ERR_FILE: 'A file named on the command line cannot be read or written (missing, permissions, disk full, broken pipe).',
   HAMSYNC_ERR_CLOSED: 'The replica or store was used after close().',
+  HAMSYNC_ERR_AUTH: 'A broker login was refused (unknown user, wrong password, no credentials, a client id or will topic the user may not use).',
+  HAMSYNC_ERR_ACL: 'A publish or subscribe was refused by the broker\'s access rules for the client\'s role.',
+  HAMSYNC_ERR_USERS: 'A users file is not valid (bad JSON, unknown role, bad user id or namespace, missing salt or hash), or a user command cannot be done.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

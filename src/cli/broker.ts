@@ -17,11 +17,14 @@ export function builder(y: Argv) {
     .option('ns', { type: 'string', default: 'default', describe: 'namespace the hub resolves' })
     .option('retain-history', { type: 'string', describe: 'prune hub history older than this (by state), e.g. 30d; default: keep all' })
     .option('retain-bytes', { type: 'string', describe: 'prune the oldest hub history while it takes more than this, e.g. 2GB' })
+    .option('users', { type: 'string', describe: 'users file (see `hamsync user`): require a login and apply the topic ACLs of each role; without it the broker is open' })
+    .option('allow-anonymous', { type: 'boolean', default: false, describe: 'with --users: let clients without credentials in as read-only observers' })
     .example('$0 broker --data-dir /var/lib/hamsync-broker', 'serve MQTT on :1883')
+    .example('$0 broker --users /etc/hamsync/users.json --data-dir ./hub', 'require a login (see `hamsync user add`)')
     .example('$0 broker --port 1884 --ws-port 8080 --data-dir ./hub', 'TCP on 1884 and WebSocket on 8080');
 }
 
-export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; logLevel: string }): Promise<void> {
+export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; logLevel: string }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
   for (const [field, v] of [['port', argv.port], ['ws-port', argv.wsPort]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) {
@@ -29,9 +32,14 @@ export async function handler(argv: { port: number; host: string; wsPort?: numbe
     }
   }
   assertNamespace(argv.ns);
+  if (argv.allowAnonymous && argv.users === undefined) {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', '--allow-anonymous only makes sense with --users (without a users file the broker is open anyway)', { field: 'allow-anonymous' });
+  }
   const { startBroker } = await import('../../broker/server.js');
   const retention = retentionOf(argv.retainHistory, argv.retainBytes);
-  const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention } });
+  const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention },
+    ...(argv.users !== undefined ? { auth: { usersFile: argv.users, allowAnonymous: argv.allowAnonymous === true } } : {}),
+  });
   // One line on stdout that scripts (and tests) can read: where we listen.
   process.stdout.write(`${JSON.stringify({ listening: { port: broker.port, wsPort: broker.wsPort } })}\n`);
   stopOnSignal(() => broker.close(), log);

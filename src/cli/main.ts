@@ -15,6 +15,7 @@ import * as history from './history.js';
 import * as put from './put.js';
 import * as replay from './replay.js';
 import * as status from './status.js';
+import * as user from './user.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(exportCmd)
     .command(importCmd)
     .command(configCheck)
+    .command(user)
     .command(demo)
     .version(pkg.version)
     .strict()

@@ -77,4 +77,8 @@ export const BROKER_KEYS: Record<string, Check> = {
   logLevel: level,
   retainHistory: age,
   retainBytes: size,
+  users: str,
+  allowAnonymous: (v, f) => {
+    if (typeof v !== 'boolean') fail(f, 'true or false', v);
+  },
 };

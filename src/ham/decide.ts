@@ -1,5 +1,5 @@
 import { HamsyncError, describe } from '../errors.js';
-import { canonical, type Json } from './lexical.js';
+import { canonical, isJson, type Json } from './lexical.js';
 
 /** What HAM decides for one incoming update. */
 export type Decision = 'defer' | 'historical' | 'apply' | 'same';
@@ -35,12 +35,13 @@ export function assertState(state: unknown, field = 'state'): asserts state is n
  * that is not a finite state or not a JSON value.
  */
 export function ham(machineState: number, incoming: Stamped, current?: Stamped): Decision {
-  assertState(machineState, 'machineState');
-  assertState(incoming.state, 'incoming.state');
-  assertJson(incoming.value);
+  // Inline fast checks; the assert* calls only run to throw the coded error.
+  if (!Number.isFinite(machineState)) assertState(machineState, 'machineState');
+  if (!Number.isFinite(incoming.state)) assertState(incoming.state, 'incoming.state');
+  if (!isPrimitiveJson(incoming.value)) assertJson(incoming.value);
   if (current !== undefined) {
-    assertState(current.state, 'current.state');
-    assertJson(current.value);
+    if (!Number.isFinite(current.state)) assertState(current.state, 'current.state');
+    if (!isPrimitiveJson(current.value)) assertJson(current.value);
   }
   if (incoming.state > machineState) return 'defer';
   if (current === undefined) return 'apply';
@@ -49,20 +50,14 @@ export function ham(machineState: number, incoming: Stamped, current?: Stamped):
   return hamCanonical(machineState, { state: incoming.state, text: canonical(incoming.value) }, { state: current.state, text: canonical(current.value) });
 }
 
-/** Validates a value as JSON; cheap for primitives, a full walk for arrays and objects. */
+function isPrimitiveJson(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'boolean' || v === null || (t === 'number' && Number.isFinite(v));
+}
+
+/** Validates a value as JSON without building its text (that is needed only for ties). */
 function assertJson(value: unknown): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (Number.isFinite(value)) return;
-      break;
-    case 'object':
-      if (value === null) return;
-      break;
-  }
-  canonical(value); // throws HAMSYNC_ERR_VALUE with the path, or validates an object/array
+  if (!isJson(value)) canonical(value); // throws HAMSYNC_ERR_VALUE naming the place
 }
 
 /**
