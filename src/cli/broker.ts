@@ -41,6 +41,7 @@ export async function handler(argv: { port: number; host: string; wsPort?: numbe
     ...(argv.users !== undefined ? { auth: { usersFile: argv.users, allowAnonymous: argv.allowAnonymous === true } } : {}),
   });
   // One line on stdout that scripts (and tests) can read: where we listen.
-  process.stdout.write(`${JSON.stringify({ listening: { port: broker.port, wsPort: broker.wsPort } })}\n`);
+  // Handlers first: whoever reads the listening line may signal us at once.
   stopOnSignal(() => broker.close(), log);
+  process.stdout.write(`${JSON.stringify({ listening: { port: broker.port, wsPort: broker.wsPort } })}\n`);
 }

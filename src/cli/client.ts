@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import type { Argv } from 'yargs';
-import { HamsyncError } from '../errors.js';
+import { ERROR_CODES, HamsyncError, type ErrorCode } from '../errors.js';
 import { parseHostPort } from '../util/duration.js';
 
 /** Options every client command shares. */
@@ -28,7 +28,11 @@ export function call(http: string, method: 'GET' | 'POST', path: string, body?: 
         const status = res.statusCode ?? 0;
         const err = parsed.error as { code?: string; message?: string } | undefined;
         if (status >= 400 && status !== 404 && err) {
-          return reject(Object.assign(new HamsyncError('HAMSYNC_ERR_NETWORK', err.message ?? `HTTP ${status}`), { message: err.message ?? `HTTP ${status}` }));
+          // The daemon's own coded error (its message already starts with the code).
+          const code = err.code !== undefined && err.code in ERROR_CODES ? (err.code as ErrorCode) : 'HAMSYNC_ERR_NETWORK';
+          const e = new HamsyncError(code, '');
+          e.message = err.message ?? `${code}: HTTP ${status}`;
+          return reject(e);
         }
         resolve({ status, body: parsed });
       });

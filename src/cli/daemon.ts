@@ -54,6 +54,7 @@ export async function handler(argv: {
     { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window },
     log,
   );
-  process.stdout.write(`${JSON.stringify({ listening: { http: daemon.httpPort } })}\n`);
+  // Handlers first: whoever reads the listening line may signal us at once.
   stopOnSignal(() => daemon.stop(), log);
+  process.stdout.write(`${JSON.stringify({ listening: { http: daemon.httpPort } })}\n`);
 }

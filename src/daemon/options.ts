@@ -74,7 +74,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     clockOffsetMs: parseDuration(input.clockOffset ?? 0, 'clockOffset'),
     clockDriftPpm: input.clockDriftPpm ?? 0,
     subscribe: input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'],
-    http: parseHostPort(input.http ?? '127.0.0.1:7878', 'http'),
+    http: loopback(parseHostPort(input.http ?? '127.0.0.1:7878', 'http')),
     ca: input.ca,
     username: input.username,
     password: input.password,
@@ -90,4 +90,10 @@ export function retentionOf(history: string | number | undefined, bytes: string 
     ...(history === undefined ? {} : { maxAgeMs: parseDuration(history, 'retainHistory') }),
     ...(bytes === undefined ? {} : { maxBytes: parseSize(bytes, 'retainBytes') }),
   };
+}
+
+/** The HTTP API has no authentication: it listens on loopback only (127.0.0.0/8, ::1, localhost). */
+function loopback(addr: { host: string; port: number }): { host: string; port: number } {
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(addr.host) || addr.host === '::1' || addr.host === 'localhost') return addr;
+  throw new HamsyncError('HAMSYNC_ERR_CONFIG', `http must listen on a loopback address (127.0.0.1, ::1 or localhost): the API has no authentication; got ${describe(addr.host)}`, { field: 'http' });
 }

@@ -54,6 +54,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     do {
       const wait = pacer(options.speed ?? 'max', options.timer ?? wallTimer);
       const paced = options.speed !== undefined && options.speed !== 'max';
+      const before = summary.rows;
+      // Give the event loop a turn each pass (and every few thousand rows): signals must get through.
+      await new Promise((r) => setImmediate(r));
       for (const { state, row } of select(store, options)) {
         if (stopped()) {
           summary.stopped = true;
@@ -64,8 +67,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         if (w) await w;
         summary.rows++;
         progress.tick();
+        if ((summary.rows & 4095) === 0) await new Promise((r) => setImmediate(r));
       }
       summary.passes++;
+      // A loop over nothing would spin forever: one empty pass ends it.
+      if (summary.rows === before) break;
     } while (options.loop && !summary.stopped && !stopped());
     progress.done();
     return summary;

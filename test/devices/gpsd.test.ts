@@ -120,6 +120,8 @@ test('nl2008u (a car in the Black Forest): 3D fixes at the .chk positions, chang
   }
   assert.ok(fixes3d > 0, '3D fixes');
   assert.ok(c.values(`${PREFIX}/gps/time`).length > 0, 'GPS times');
+  // The checks above only run where a field is present: make sure each was present somewhere.
+  for (const f of ['lat', 'lon', 'alt', 'speed']) assert.ok(c.values(`${PREFIX}/gps/${f}`).length > 0, `some readings carry gps/${f}`);
   t.diagnostic(`${c.batches.length} batches, speeds ${JSON.stringify([...new Set(speeds(c))])}, time shift vs .chk: ${[...shifts].map((s) => (s ? '+1024 weeks' : 'none')).join(', ')}, first time ${String(c.values(`${PREFIX}/gps/time`)[0])}`);
 });
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cliJson, Harness, hubSnapshot, type HistoryRow, type KeyView } from '../helpers/procs.js';
+import { cliJson, Harness, hubSnapshot, runCli, type HistoryRow, type KeyView } from '../helpers/procs.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const KEY = 'mission/hello';
@@ -82,4 +82,13 @@ test('earth and mars write the same key at the same state; every replica ends on
   }
 
   await h.stopAll();
+
+  // The hub's history too (read from its data dir with `hamsync replay`, now that it has stopped).
+  const hubRows = (await runCli(['replay', '--data-dir', broker.dataDir, '--key', KEY, '--quiet'])).stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { v: string; s: number; src: string; outcome: string });
+  assert.deepEqual(hubRows.map((r) => [r.src, r.v, r.s]).sort(), [['earth', 'Hello Earth', state], ['mars', 'Hello Mars', state]]);
+  assert.ok(['applied', 'tie-lost'].includes(hubRows.find((r) => r.src === 'earth')?.outcome ?? ''));
+  assert.equal(hubRows.find((r) => r.src === 'mars')?.outcome, 'applied');
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBroker } from '../../broker/server.js';
 import { Daemon } from '../../src/daemon/daemon.js';
@@ -38,9 +39,11 @@ test('a daemon with the simulated and linux-host profiles feeds its telemetry th
   assert.equal((sim.status().counters as Record<string, number>)['sources.put-failed'], undefined);
 });
 
-test('source configs are validated at start: the error names the source and the option', async () => {
-  await assert.rejects(() => Daemon.start({ id: 'x', dataDir: '/tmp/nope-hamsync', sources: [{ type: 'simulated', interval: '-1s' }] }), /sources\[0\]\.interval/);
-  await assert.rejects(() => Daemon.start({ id: 'x', dataDir: '/tmp/nope-hamsync', sources: [{ type: 'gpsd', intervall: '1s' }] }), /sources\[0\]\.intervall/);
+test('source configs are validated at start: the error names the source and the option', async (t) => {
+  const dir = join(tempDir(t), 'never-created');
+  await assert.rejects(() => Daemon.start({ id: 'x', dataDir: dir, sources: [{ type: 'simulated', interval: '-1s' }] }), /sources\[0\]\.interval/);
+  await assert.rejects(() => Daemon.start({ id: 'x', dataDir: dir, sources: [{ type: 'gpsd', intervall: '1s' }] }), /sources\[0\]\.intervall/);
+  assert.equal(existsSync(dir), false, 'nothing was opened before the sources were validated');
   assert.throws(() => daemonConfig({ id: 'x', dataDir: '/tmp/x', profile: 'toaster' }), /profile "toaster"/);
   assert.throws(() => daemonConfig({ id: 'x', dataDir: '/tmp/x', sources: '[not json' }), /sources must be a list/);
 });

@@ -63,6 +63,10 @@ test('hamsync replay: NDJSON to stdout, CSV to --out, ISO ranges inclusive, no p
   assert.equal(text[0], 'k,v,s,src,outcome,deferred,rx');
   assert.equal(text.length, 21);
   assert.ok(text.includes(`sat-0/temp,"note, ""0""",${T0},sat-0,applied,false,${T0 + 3_600_000}`), text.slice(0, 3).join('\n'));
+  // --loop over an empty selection ends (it must not spin with Ctrl-C blocked).
+  const empty = await run(['replay', '--data-dir', dir, '--loop', '--key', 'nothing/#']);
+  assert.equal(empty.code, 0, empty.err);
+  assert.equal(empty.out, '');
   const bad = await run(['replay', '--data-dir', dir, '--from', 'yesterday']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /^hamsync: .*from must be an ISO 8601 time.*"yesterday"\n$/);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { checkConfigFile, loadConfigFile } from '../../src/config/load.js';
 import { BROKER_KEYS, DAEMON_KEYS } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
+import { daemonConfig } from '../../src/daemon/options.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -106,4 +107,13 @@ test('logs are JSON lines with level, time, msg and fields; the level filters', 
   assert.ok(!Number.isNaN(Date.parse(String(first.time))));
   assert.equal((JSON.parse(lines[1] ?? '') as Record<string, unknown>).device, 'pi-7');
   assert.ok(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n')));
+});
+
+test('the daemon HTTP API listens on loopback only (it has no authentication)', () => {
+  for (const http of ['127.0.0.1:7878', '127.0.0.2:1', '[::1]:7878', 'localhost:7878', '7878']) {
+    assert.doesNotThrow(() => daemonConfig({ id: 'pi-7', dataDir: '/x', http }), http);
+  }
+  for (const http of ['0.0.0.0:7878', '192.168.1.5:7878', '[::]:7878', 'example.com:80']) {
+    assert.throws(() => daemonConfig({ id: 'pi-7', dataDir: '/x', http }), /http must listen on a loopback address/, http);
+  }
 });
