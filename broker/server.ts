@@ -6,6 +6,7 @@ import { HamsyncError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
 import type { WireLimits } from '../src/wire/codec.js';
+import { Guard, type AuthOptions } from './auth.js';
 import { Hub } from './hub.js';
 
 export interface BrokerOptions {
@@ -21,6 +22,11 @@ export interface BrokerOptions {
   ns?: string;
   log?: Logger;
   wire?: WireLimits;
+  /**
+   * Require authentication against a users file (and apply the topic ACLs); undefined: the broker
+   * is open, as before. See broker/auth.ts and README "Security".
+   */
+  auth?: AuthOptions;
   /** Extra replica options (clock, limits) — for tests and simulations. */
   replica?: Omit<ReplicaOptions, 'dataDir'>;
 }
@@ -52,11 +58,14 @@ function listen(server: Server | HttpServer, port: number, host: string, what: s
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const log = options.log ?? silentLogger;
   const host = options.host ?? '0.0.0.0';
+  // Read the users file first: a bad one fails the start before anything is opened.
+  const guard = options.auth ? new Guard(options.auth, log) : undefined;
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000 });
   const hub = new Hub({ replica, ns: options.ns, log, wire: options.wire });
   hub.attach(aedes);
+  guard?.attach(aedes, hub.counters);
   aedes.on('clientError', (client, err) => log.debug('client error', { client: client.id, err: err.message }));
   aedes.on('connectionError', (client, err) => log.debug('connection error', { client: client.id, err: err.message }));
 
@@ -86,7 +95,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       });
       wsPort = await listen(http, options.wsPort, host, 'MQTT over WebSocket');
     }
-    log.info('broker listening', { host, port, wsPort, dataDir: options.dataDir, ns: hub.ns });
+    log.info('broker listening', {
+      host, port, wsPort, dataDir: options.dataDir, ns: hub.ns,
+      auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
+    });
     return { port, wsPort, hub, replica, aedes, close: closeAll };
   } catch (err) {
     await closeAll();

@@ -1,0 +1,159 @@
+/**
+ * Authentication and topic ACLs for the broker, installed on Aedes when a users file is given.
+ *
+ * - CONNECT: MQTT username = user id, password checked against the users file (scrypt, constant
+ *   time). Refused logins get CONNACK 4 (bad user name or password), 5 (not authorized: no
+ *   credentials without --allow-anonymous, or a will topic the user may not publish on) or 2
+ *   (a client id reserved for another user). Aedes takes over a session with the same client id
+ *   only after authentication succeeded, so a failed login never disconnects the real client.
+ * - PUBLISH: refused publishes disconnect the client (MQTT 3.1.1 norm; a device's own outbox
+ *   keeps the message, so nothing is silently lost).
+ * - SUBSCRIBE: a refused filter is granted QoS 128 (failure); the other filters of the same
+ *   SUBSCRIBE are unaffected.
+ *
+ * Every refusal is logged (warn, with code HAMSYNC_ERR_AUTH or HAMSYNC_ERR_ACL) and counted in the
+ * hub's counters: auth.failed (+ auth.failed.<why>), acl.denied.publish, acl.denied.subscribe,
+ * acl.denied.will; successful logins count auth.ok.
+ */
+import fs from 'node:fs';
+import type { Aedes, AuthenticateError, Client, ConnectPacket } from 'aedes';
+import { loadUsers, verifyPassword, type UsersFile } from '../src/auth/users.js';
+import { Counters } from '../src/counters.js';
+import { isHamsyncError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { canPublish, canSubscribe, canUseClientId, type Principal } from './acl.js';
+
+export interface AuthOptions {
+  /** Path of the users file (JSON, see src/auth/users.ts). It is re-read when it changes. */
+  usersFile: string;
+  /** Let clients without a username in, as read-only observers. Default false. */
+  allowAnonymous?: boolean;
+}
+
+/** CONNACK return codes (MQTT 3.1.1). */
+const IDENTIFIER_REJECTED = 2;
+const BAD_CREDENTIALS = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(returnCode: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export class Guard {
+  private users: UsersFile;
+  private stamp: string;
+  private readonly principals = new WeakMap<Client, Principal>();
+  private readonly wills = new WeakMap<Client, string>();
+
+  private counters: Counters = new Counters();
+
+  constructor(
+    private readonly options: AuthOptions,
+    private readonly log: Logger,
+  ) {
+    this.users = loadUsers(options.usersFile);
+    this.stamp = this.statStamp();
+  }
+
+  get userCount(): number {
+    return Object.keys(this.users.users).length;
+  }
+
+  /** Installs the hooks; wraps the authorizePublish already installed (the hub's), which runs after the ACL. */
+  attach(aedes: Aedes, counters: Counters): void {
+    this.counters = counters;
+    const inner = aedes.authorizePublish.bind(aedes);
+    aedes.preConnect = (client, packet, cb) => this.preConnect(client, packet, cb);
+    aedes.authenticate = (client, username, password, done) => {
+      this.authenticate(client, username, password).then(
+        () => done(null, true),
+        (err: AuthenticateError) => done(err, false),
+      );
+    };
+    aedes.authorizeSubscribe = (client, sub, cb) => {
+      const p = this.principals.get(client);
+      const d = p ? canSubscribe(p, sub.topic) : ({ allow: false, reason: 'not authenticated' } as const);
+      if (d.allow) return cb(null, sub);
+      this.counters.inc('acl.denied.subscribe');
+      this.log.warn('subscribe refused', { code: 'HAMSYNC_ERR_ACL', client: client.id, user: p?.id, role: p?.role, filter: sub.topic.slice(0, 200), reason: d.reason });
+      cb(null, null);
+    };
+    aedes.authorizePublish = (client, packet, cb) => {
+      if (client) {
+        const p = this.principals.get(client);
+        const d = p ? canPublish(p, packet.topic) : ({ allow: false, reason: 'not authenticated' } as const);
+        if (!d.allow) {
+          this.counters.inc('acl.denied.publish');
+          this.log.warn('publish refused; disconnecting the client', { code: 'HAMSYNC_ERR_ACL', client: client.id, user: p?.id, role: p?.role, topic: packet.topic.slice(0, 200), reason: d.reason });
+          return cb(new Error(`HAMSYNC_ERR_ACL: ${d.reason}`));
+        }
+      }
+      inner(client, packet, cb);
+    };
+  }
+
+  private preConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
+    // authenticate() does not see the CONNECT packet; remember its will topic for it.
+    if (packet.will) this.wills.set(client, packet.will.topic);
+    cb(null, true);
+  }
+
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    const refuse = (why: string, returnCode: number, detail: Record<string, unknown> = {}): never => {
+      this.counters.inc('auth.failed');
+      this.counters.inc(`auth.failed.${why}`);
+      this.log.warn('login refused', { code: 'HAMSYNC_ERR_AUTH', why, client: client.id.slice(0, 128), user: username?.slice(0, 64), ...detail });
+      throw authError(returnCode, `HAMSYNC_ERR_AUTH: ${why}`);
+    };
+    this.reloadIfChanged();
+    let principal: Principal;
+    const anonymous = username === undefined || username === '';
+    if (anonymous) {
+      if (!this.options.allowAnonymous) refuse('no-credentials', NOT_AUTHORIZED);
+      principal = { role: 'observer', id: 'anonymous' };
+    } else {
+      const record = Object.hasOwn(this.users.users, username) ? this.users.users[username] : undefined;
+      // Always pay for one scrypt, so an unknown user and a wrong password look the same from outside.
+      const ok = await verifyPassword(record, password);
+      if (!record) refuse('unknown-user', BAD_CREDENTIALS);
+      if (!ok) refuse('bad-password', BAD_CREDENTIALS);
+      principal = { role: record!.role, id: username, ...(record!.ns ? { ns: new Set(record!.ns) } : {}) };
+    }
+    const id = canUseClientId(principal, client.id, anonymous);
+    if (!id.allow) refuse('client-id', IDENTIFIER_REJECTED, { reason: id.reason });
+    const will = this.wills.get(client);
+    if (will !== undefined) {
+      const d = canPublish(principal, will);
+      if (!d.allow) {
+        this.counters.inc('acl.denied.will');
+        refuse('will-topic', NOT_AUTHORIZED, { will: will.slice(0, 200), reason: d.reason });
+      }
+    }
+    this.principals.set(client, principal);
+    this.counters.inc('auth.ok');
+    this.log.debug('login', { client: client.id, user: principal.id, role: principal.role });
+  }
+
+  private statStamp(): string {
+    try {
+      const st = fs.statSync(this.options.usersFile);
+      return `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  /** Picks up `hamsync user add/remove` without a restart (at the next CONNECT); a broken file keeps the old users. */
+  private reloadIfChanged(): void {
+    const stamp = this.statStamp();
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    try {
+      this.users = loadUsers(this.options.usersFile);
+      this.log.info('users file reloaded', { file: this.options.usersFile, users: this.userCount });
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      this.log.error('users file not reloaded; keeping the previous users', { code: err.code, err: err.message });
+    }
+  }
+}
