@@ -80,7 +80,15 @@ export class Hub {
         packet.retain = false;
         cb(null);
         return this.answerSync(client, packet, t.rest);
+      case 'sync-res':
+        // Catch-up answers come from the hub only; a forged one would feed devices anything.
+        this.reject(client, packet, 'HAMSYNC_ERR_TOPIC', 'clients may not publish catch-up answers');
+        return cb(null);
+      case 'presence':
+      case 'replay':
+        return cb(null);
       default:
+        this.reject(client, packet, 'HAMSYNC_ERR_TOPIC', `no such topic in protocol v1: ${t.kind}`);
         return cb(null);
     }
   }

@@ -111,7 +111,7 @@ export class Daemon {
       await Promise.all(this.sources.map((s) => s.stop()));
       this.http.closeAllConnections?.();
       await new Promise((r) => this.http.close(r));
-      await this.forwarder.drained(2000);
+      if (this.link.connected) await this.forwarder.drained(2000);
       this.forwarder.stop();
       await this.link.close();
       await this.replica.close();

@@ -127,6 +127,17 @@ export class Link {
         setTimeout(resolve, 500).unref();
       });
     }
-    await this.client.endAsync(false).catch(() => undefined);
+    // A graceful end waits for in-flight messages; with the broker gone that is forever. Give it
+    // a second, then end by force (whatever was in flight is still in the outbox).
+    if (!this.client.connected) {
+      await this.client.endAsync(true).catch(() => undefined);
+      return;
+    }
+    const graceful = this.client.endAsync(false).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 1000)));
+    const outcome = await Promise.race([graceful, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') await this.client.endAsync(true).catch(() => undefined);
   }
 }

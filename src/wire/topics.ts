@@ -23,7 +23,7 @@ export const topics = {
   presence: (ns: string, device: string) => `hamsync/${ns}/presence/${device}`,
 };
 
-export type TopicKind = 'put' | 'state' | 'sync-req' | 'sync-res' | 'presence' | 'other';
+export type TopicKind = 'put' | 'state' | 'sync-req' | 'sync-res' | 'presence' | 'replay' | 'other';
 
 export interface ParsedTopic {
   kind: TopicKind;
@@ -41,6 +41,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   if (kind === 'put' && parts.length === 4) return { kind: 'put', ns, rest: parts[3] as string };
   if (kind === 'presence' && parts.length === 4) return { kind: 'presence', ns, rest: parts[3] as string };
   if (kind === 'state' && parts.length >= 4) return { kind: 'state', ns, rest: parts.slice(3).join('/') };
+  if (kind === 'replay' && parts.length >= 5) return { kind: 'replay', ns, rest: parts.slice(3).join('/') };
   if (kind === 'sync' && parts.length === 5 && (parts[3] === 'req' || parts[3] === 'res')) {
     return { kind: parts[3] === 'req' ? 'sync-req' : 'sync-res', ns, rest: parts[4] as string };
   }

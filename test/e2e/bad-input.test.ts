@@ -92,6 +92,14 @@ test('bad messages are acknowledged, rejected with the right code, not stored an
       keys: ['bad/forged'],
     },
     { name: 'a catch-up request that is not JSON', topic: 'hamsync/default/sync/req/d1', payload: 'nope', code: 'HAMSYNC_ERR_PAYLOAD' },
+    {
+      name: 'a client forging a catch-up answer',
+      topic: 'hamsync/default/sync/res/d2',
+      payload: JSON.stringify({ pv: 1, id: 'x', u: [{ k: 'bad/forged-sync', v: 1, s: now, src: 'd9' }], done: true }),
+      code: 'HAMSYNC_ERR_TOPIC',
+      keys: ['bad/forged-sync'],
+    },
+    { name: 'a topic protocol v1 does not have', topic: 'hamsync/default/nonsense/x', payload: '{}', code: 'HAMSYNC_ERR_TOPIC' },
   ];
 
   for (const c of cases) {

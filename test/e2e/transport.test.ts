@@ -51,3 +51,21 @@ test('mqtts://: a daemon verifies the broker against --ca and syncs over TLS', a
   await until(() => broker.replica.get('tls/hello')?.value === 42, { what: 'hub stored the TLS put' });
   await until(() => (daemon.status().outbox as { messages: number }).messages === 0, { what: 'outbox drained' });
 });
+
+test('a daemon whose broker is gone still stops within seconds, keeping its unsent puts in the outbox', async (t) => {
+  const dir = tempDir(t);
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub') });
+  const daemon = await Daemon.start({ id: 'orphan', broker: `mqtt://127.0.0.1:${broker.port}`, dataDir: join(dir, 'dev'), http: '127.0.0.1:0' });
+  await until(() => daemon.status().connected === true, { what: 'connected' });
+  await daemon.put([{ key: 'o/1', value: 1 }]);
+  await until(() => broker.replica.get('o/1') !== undefined, { what: 'first put at the hub' });
+  await broker.close();
+  await daemon.put([{ key: 'o/2', value: 2 }]);
+  const started = Date.now();
+  await daemon.stop();
+  assert.ok(Date.now() - started < 3000, `stop took ${Date.now() - started} ms`);
+  const { Replica } = await import('../../src/index.js');
+  const r = await Replica.open({ dataDir: join(dir, 'dev') });
+  t.after(() => r.close());
+  assert.equal(r.outbox().size().updates, 1, 'the put made while the broker was gone waits in the outbox');
+});
