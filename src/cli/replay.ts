@@ -30,6 +30,8 @@ export function builder(y: Argv) {
     .option('ns', { type: 'string', default: 'default', describe: 'namespace of the replay topics' })
     .option('session', { type: 'string', describe: 'replay session id in the topics (default: random)' })
     .option('ca', { type: 'string', describe: 'CA certificate for mqtts:// or wss://' })
+    .option('username', { type: 'string', describe: 'MQTT user for --to mqtt:// (a broker started with --users)' })
+    .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
     .example('$0 replay --from 2026-11-25T14:00Z --to 2026-11-25T15:00Z --key "sat-1/#" > pass.ndjson', 'one pass of one satellite, as NDJSON')
     .example('$0 replay --format csv --out temps.csv --key "+/cpu/temp"', 'every CPU temperature, as CSV')
@@ -53,6 +55,8 @@ interface ReplayArgs {
   ns: string;
   session?: string;
   ca?: string;
+  username?: string;
+  password?: string;
   quiet: boolean;
 }
 
@@ -79,7 +83,7 @@ export async function handler(argv: ReplayArgs): Promise<void> {
   process.once('SIGTERM', onSignal);
   const { runReplay } = await import('../replay/run.js');
   const { mqttSink } = await import('../replay/sink.js');
-  const sink = url ? await mqttSink(url, argv.ns, session, { ca: argv.ca ? readFileSync(argv.ca) : undefined }) : undefined;
+  const sink = url ? await mqttSink(url, argv.ns, session, { ca: argv.ca ? readFileSync(argv.ca) : undefined, username: argv.username, password: argv.password }) : undefined;
   if (url && !argv.quiet) process.stderr.write(`replaying to ${url} on hamsync/${argv.ns}/replay/${session}/<key>\n`);
   const summary = await runReplay({
     dataDir: argv.dataDir,

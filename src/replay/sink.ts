@@ -48,11 +48,18 @@ export function replayTopic(ns: string, session: string, key: string): string {
  * Re-publishes rows over MQTT, QoS 1, `{"v","s","src","outcome","deferred","rx"}` on the replay
  * topic; at most `window` messages wait for their PUBACK.
  */
-export async function mqttSink(url: string, ns: string, session: string, options: { ca?: Buffer; window?: number } = {}): Promise<Sink> {
+export async function mqttSink(url: string, ns: string, session: string, options: { ca?: Buffer; window?: number; username?: string; password?: string } = {}): Promise<Sink> {
   const { default: mqtt } = await import('mqtt');
   let client: MqttClient;
   try {
-    client = await mqtt.connectAsync(url, { clientId: `hamsync-replay-${session}`, reconnectPeriod: 0, connectTimeout: 10_000, ...(options.ca ? { ca: options.ca } : {}) });
+    client = await mqtt.connectAsync(url, {
+      clientId: `hamsync-replay-${session}`,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.username !== undefined ? { username: options.username, clientId: `hamsync-${options.username}.replay-${session}` } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+    });
   } catch (err) {
     throw new HamsyncError('HAMSYNC_ERR_NETWORK', `cannot reach the broker at ${url}: ${(err as Error).message}`);
   }
