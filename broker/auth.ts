@@ -16,6 +16,7 @@
  * acl.denied.will; successful logins count auth.ok.
  */
 import fs from 'node:fs';
+import { taggedPeer } from './tls.js';
 import type { Aedes, AuthenticateError, Client, ConnectPacket } from 'aedes';
 import { loadUsers, verifyPassword, type UsersFile } from '../src/auth/users.js';
 import { Counters } from '../src/counters.js';
@@ -107,17 +108,25 @@ export class Guard {
     };
     this.reloadIfChanged();
     let principal: Principal;
-    const anonymous = username === undefined || username === '';
+    // Mutual TLS: a verified client certificate's CN is the user id (the certificate stands for the password).
+    const cn = taggedPeer(client.conn);
+    if (cn !== undefined && username !== undefined && username !== '' && username !== cn) refuse('certificate-mismatch', NOT_AUTHORIZED, { cn });
+    const user = cn ?? username;
+    const anonymous = user === undefined || user === '';
     if (anonymous) {
       if (!this.options.allowAnonymous) refuse('no-credentials', NOT_AUTHORIZED);
       principal = { role: 'observer', id: 'anonymous' };
     } else {
-      const record = Object.hasOwn(this.users.users, username) ? this.users.users[username] : undefined;
-      // Always pay for one scrypt, so an unknown user and a wrong password look the same from outside.
-      const ok = await verifyPassword(record, password);
-      if (!record) refuse('unknown-user', BAD_CREDENTIALS);
-      if (!ok) refuse('bad-password', BAD_CREDENTIALS);
-      principal = { role: record!.role, id: username, ...(record!.ns ? { ns: new Set(record!.ns) } : {}) };
+      const record = Object.hasOwn(this.users.users, user) ? this.users.users[user] : undefined;
+      if (cn !== undefined && password === undefined) {
+        if (!record) refuse('unknown-user', BAD_CREDENTIALS);
+      } else {
+        // Always pay for one scrypt, so an unknown user and a wrong password look the same from outside.
+        const ok = await verifyPassword(record, password);
+        if (!record) refuse('unknown-user', BAD_CREDENTIALS);
+        if (!ok) refuse('bad-password', BAD_CREDENTIALS);
+      }
+      principal = { role: record!.role, id: user, ...(record!.ns ? { ns: new Set(record!.ns) } : {}) };
     }
     const id = canUseClientId(principal, client.id, anonymous);
     if (!id.allow) refuse('client-id', IDENTIFIER_REJECTED, { reason: id.reason });

@@ -1,5 +1,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { peerCommonName, tagPeer, tlsServerOptions, type TlsOptions } from './tls.js';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HamsyncError } from '../src/errors.js';
@@ -27,6 +30,8 @@ export interface BrokerOptions {
    * is open, as before. See broker/auth.ts and README "Security".
    */
   auth?: AuthOptions;
+  /** TLS on the MQTT and WebSocket listeners (with `ca`: mutual TLS, the certificate's CN is the user id). */
+  tls?: TlsOptions;
   /** Extra replica options (clock, limits) — for tests and simulations. */
   replica?: Omit<ReplicaOptions, 'dataDir'>;
 }
@@ -69,7 +74,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   aedes.on('clientError', (client, err) => log.debug('client error', { client: client.id, err: err.message }));
   aedes.on('connectionError', (client, err) => log.debug('connection error', { client: client.id, err: err.message }));
 
-  const tcp = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  const secure = options.tls ? tlsServerOptions(options.tls) : undefined;
+  const tcp: Server = secure
+    ? createTlsServer(secure, (socket) => {
+        socket.setNoDelay(true);
+        aedes.handle(tagPeer(socket, peerCommonName(socket)));
+      }).on('tlsClientError', (err) => log.debug('TLS handshake failed', { err: err.message }))
+    : createServer({ noDelay: true }, (socket) => aedes.handle(socket));
   let http: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
   const closeAll = async (): Promise<void> => {
@@ -87,16 +98,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const port = await listen(tcp, options.port ?? 1883, host, 'MQTT');
     let wsPort: number | undefined;
     if (options.wsPort !== undefined) {
-      http = createHttpServer();
+      http = secure ? createHttpsServer(secure) : createHttpServer();
       wss = new WebSocketServer({ server: http });
       wss.on('connection', (ws, req) => {
         (req.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-        aedes.handle(createWebSocketStream(ws), req);
+        const cn = secure ? peerCommonName(req.socket as TLSSocket) : undefined;
+        aedes.handle(tagPeer(createWebSocketStream(ws), cn), req);
       });
       wsPort = await listen(http, options.wsPort, host, 'MQTT over WebSocket');
     }
     log.info('broker listening', {
-      host, port, wsPort, dataDir: options.dataDir, ns: hub.ns,
+      host, port, wsPort, dataDir: options.dataDir, ns: hub.ns, tls: secure ? (options.tls?.ca ? 'mutual' : 'server') : 'off',
       auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
     });
     return { port, wsPort, hub, replica, aedes, close: closeAll };

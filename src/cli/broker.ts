@@ -18,13 +18,16 @@ export function builder(y: Argv) {
     .option('retain-history', { type: 'string', describe: 'prune hub history older than this (by state), e.g. 30d; default: keep all' })
     .option('retain-bytes', { type: 'string', describe: 'prune the oldest hub history while it takes more than this, e.g. 2GB' })
     .option('users', { type: 'string', describe: 'users file (see `hamsync user`): require a login and apply the topic ACLs of each role; without it the broker is open' })
+    .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve MQTT (and WebSocket) over TLS' })
+    .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
+    .option('tls-ca', { type: 'string', describe: 'PEM CA: require client certificates it signed (mutual TLS; the CN is the user id)' })
     .option('allow-anonymous', { type: 'boolean', default: false, describe: 'with --users: let clients without credentials in as read-only observers' })
     .example('$0 broker --data-dir /var/lib/hamsync-broker', 'serve MQTT on :1883')
     .example('$0 broker --users /etc/hamsync/users.json --data-dir ./hub', 'require a login (see `hamsync user add`)')
     .example('$0 broker --port 1884 --ws-port 8080 --data-dir ./hub', 'TCP on 1884 and WebSocket on 8080');
 }
 
-export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; logLevel: string }): Promise<void> {
+export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; logLevel: string }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
   for (const [field, v] of [['port', argv.port], ['ws-port', argv.wsPort]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) {
@@ -35,10 +38,14 @@ export async function handler(argv: { port: number; host: string; wsPort?: numbe
   if (argv.allowAnonymous && argv.users === undefined) {
     throw new HamsyncError('HAMSYNC_ERR_CONFIG', '--allow-anonymous only makes sense with --users (without a users file the broker is open anyway)', { field: 'allow-anonymous' });
   }
+  if ((argv.tlsCert === undefined) !== (argv.tlsKey === undefined) || (argv.tlsCa !== undefined && argv.tlsCert === undefined)) {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', '--tls-cert and --tls-key go together, and --tls-ca needs them', { field: 'tls-cert' });
+  }
   const { startBroker } = await import('../../broker/server.js');
   const retention = retentionOf(argv.retainHistory, argv.retainBytes);
   const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention },
     ...(argv.users !== undefined ? { auth: { usersFile: argv.users, allowAnonymous: argv.allowAnonymous === true } } : {}),
+    ...(argv.tlsCert !== undefined && argv.tlsKey !== undefined ? { tls: { cert: argv.tlsCert, key: argv.tlsKey, ...(argv.tlsCa !== undefined ? { ca: argv.tlsCa } : {}) } } : {}),
   });
   // One line on stdout that scripts (and tests) can read: where we listen.
   // Handlers first: whoever reads the listening line may signal us at once.

@@ -15,6 +15,8 @@ export function builder(y: Argv) {
     .option('subscribe', { type: 'string', array: true, default: ['#'], describe: 'key filter to replicate (MQTT-style + and #); repeatable' })
     .option('http', { type: 'string', default: '127.0.0.1:7878', describe: 'local HTTP API address' })
     .option('ca', { type: 'string', describe: 'CA certificate file for mqtts:// or wss://' })
+    .option('cert', { type: 'string', describe: 'client certificate (PEM) for a broker requiring mutual TLS' })
+    .option('key', { type: 'string', describe: 'private key (PEM) for --cert' })
     .option('username', { type: 'string', describe: 'MQTT username' })
     .option('profile', { type: 'string', describe: 'device profile for telemetry sources: raspberry-pi, gps-unit, simulated, or a JSON file' })
     .option('sources', { type: 'string', describe: 'telemetry sources as JSON (overrides the profile), e.g. \'[{"type":"simulated","interval":"1s"}]\'' })
@@ -38,6 +40,8 @@ export async function handler(argv: {
   subscribe: string[];
   http: string;
   ca?: string;
+  cert?: string;
+  key?: string;
   username?: string;
   password?: string;
   retainHistory?: string;
@@ -51,7 +55,7 @@ export async function handler(argv: {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
-    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window },
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window },
     log,
   );
   // Handlers first: whoever reads the listening line may signal us at once.

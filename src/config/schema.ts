@@ -57,6 +57,8 @@ export const DAEMON_KEYS: Record<string, Check> = {
   subscribe: filters,
   http: hostPort,
   ca: str,
+  cert: str,
+  key: str,
   username: str,
   password: str,
   window,
@@ -78,6 +80,9 @@ export const BROKER_KEYS: Record<string, Check> = {
   retainHistory: age,
   retainBytes: size,
   users: str,
+  tlsCert: str,
+  tlsKey: str,
+  tlsCa: str,
   allowAnonymous: (v, f) => {
     if (typeof v !== 'boolean') fail(f, 'true or false', v);
   },

@@ -41,6 +41,8 @@ export class Link {
       will: { topic: topics.presence(ns, id), payload: Buffer.from(encodePresence(false)), qos: 1, retain: true },
     };
     if (config.ca) options.ca = readFileSync(config.ca);
+    if (config.cert) options.cert = readFileSync(config.cert);
+    if (config.key) options.key = readFileSync(config.key);
     if (config.username !== undefined) options.username = config.username;
     if (config.password !== undefined) options.password = config.password;
     this.client = mqtt.connect(config.broker, options);

@@ -24,6 +24,9 @@ export interface DaemonInput {
   http?: string;
   /** CA certificate file for mqtts:// / wss://. */
   ca?: string;
+  /** Client certificate and key (PEM) for a broker that requires mutual TLS; the CN is the device id. */
+  cert?: string;
+  key?: string;
   /** MQTT username and password, if the broker asks for them. */
   username?: string;
   password?: string;
@@ -49,6 +52,8 @@ export interface DaemonConfig {
   subscribe: string[];
   http: { host: string; port: number };
   ca: string | undefined;
+  cert: string | undefined;
+  key: string | undefined;
   username: string | undefined;
   password: string | undefined;
   window: number;
@@ -76,6 +81,8 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     subscribe: input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'],
     http: loopback(parseHostPort(input.http ?? '127.0.0.1:7878', 'http')),
     ca: input.ca,
+    cert: input.cert,
+    key: input.key,
     username: input.username,
     password: input.password,
     window: input.window ?? 64,
