@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { canonical, ManualClock, Replica } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { prng } from '../helpers/seed.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MESSAGES = 3000;
@@ -34,16 +35,6 @@ const keyOf = (i: number): string => `k/${i % KEYS}`;
 const stateOf = (i: number): number => i + 1;
 const payloadOf = (i: number): string => JSON.stringify({ src: SOURCE, u: [{ k: keyOf(i), v: i, s: stateOf(i) }] });
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

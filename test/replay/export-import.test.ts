@@ -16,21 +16,11 @@ import { exportDataDir, exportToFile, type ExportCounts } from '../../src/replay
 import { importExport, importFile, validateExport, type ImportReport } from '../../src/replay/import.js';
 import { Replica } from '../../src/sync/replica.js';
 import { tempDir } from '../helpers/tmp.js';
+import { prng } from '../helpers/seed.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,6 +6,7 @@
  * Randomized tests use fast-check with a fixed seed (override with HAMSYNC_SEED);
  * fast-check prints the seed and path of any failure so it can be replayed.
  */
+import { seedFromEnv } from '../helpers/seed.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -23,13 +24,6 @@ import {
 
 const SEED = seedFromEnv(0xc10c);
 
-function seedFromEnv(fallback: number): number {
-  const raw = process.env.HAMSYNC_SEED;
-  if (raw === undefined || raw === '') return fallback;
-  const seed = Number(raw);
-  if (!Number.isSafeInteger(seed)) throw new Error(`HAMSYNC_SEED must be an integer, got ${JSON.stringify(raw)}`);
-  return seed;
-}
 
 function expectHamsyncError(fn: () => unknown, code: ErrorCode, label: string): HamsyncError {
   let caught: unknown;

@@ -10,6 +10,7 @@
  * Randomized tests use fast-check with a fixed seed (override with HAMSYNC_SEED);
  * fast-check prints the seed and path of any failure so it can be replayed.
  */
+import { seedFromEnv } from '../helpers/seed.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -39,13 +40,6 @@ const anyChar = fc.oneof(
   fc.integer({ min: 0, max: 0x10ffff }).map((c) => String.fromCodePoint(c)),
 );
 
-function seedFromEnv(fallback: number): number {
-  const raw = process.env.HAMSYNC_SEED;
-  if (raw === undefined || raw === '') return fallback;
-  const seed = Number(raw);
-  if (!Number.isSafeInteger(seed)) throw new Error(`HAMSYNC_SEED must be an integer, got ${JSON.stringify(raw)}`);
-  return seed;
-}
 
 /** Asserts that `fn` throws a HamsyncError with `code`, and returns it for further checks. */
 function expectHamsyncError(fn: () => unknown, code: ErrorCode, label: string): HamsyncError {
