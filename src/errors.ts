@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_NETWORK: 'A daemon or broker could not be reached.',
   HAMSYNC_ERR_CONFIG: 'An option has a wrong type or is out of range; the message names the field and the value it got.',
   HAMSYNC_ERR_STORE: 'The data directory cannot be opened or used (permissions, not a directory, corrupt file, incompatible format).',
+  HAMSYNC_ERR_OUTBOX_FULL: 'A local put was refused because the outbox already holds the configured maximum of updates not yet acknowledged by the broker; nothing of it was stored.',
   HAMSYNC_ERR_FILE: 'A file named on the command line cannot be read or written (missing, permissions, disk full, broken pipe).',
   HAMSYNC_ERR_CLOSED: 'The replica or store was used after close().',
   HAMSYNC_ERR_AUTH: 'A broker login was refused (unknown user, wrong password, no credentials, a client id or will topic the user may not use).',

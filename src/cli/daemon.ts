@@ -22,6 +22,7 @@ export function builder(y: Argv) {
     .option('sources', { type: 'string', describe: 'telemetry sources as JSON (overrides the profile), e.g. \'[{"type":"simulated","interval":"1s"}]\'' })
     .option('clock-drift-ppm', { type: 'number', describe: 'simulate a clock running this many parts per million fast (negative: slow)' })
     .option('window', { type: 'number', default: 64, describe: 'put messages in flight to the broker at once' })
+    .option('outbox-max', { type: 'number', default: 1_000_000, describe: 'most updates waiting for the broker; further local puts are refused (HTTP 503)' })
     .option('retain-history', { type: 'string', describe: 'prune history older than this (by state), e.g. 30d; default: keep all' })
     .option('retain-bytes', { type: 'string', describe: 'prune the oldest history while it takes more than this, e.g. 500MB' })
     .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
@@ -50,12 +51,13 @@ export async function handler(argv: {
   sources?: unknown;
   clockDriftPpm?: number;
   window: number;
+  outboxMax: number;
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
-    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window },
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax },
     log,
   );
   // Handlers first: whoever reads the listening line may signal us at once.

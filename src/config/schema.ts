@@ -62,6 +62,9 @@ export const DAEMON_KEYS: Record<string, Check> = {
   username: str,
   password: str,
   window,
+  outboxMax: (v, f) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) fail(f, 'a positive whole number of updates', v);
+  },
   logLevel: level,
   sources: (v, f) => (typeof v === 'string' ? undefined : list(v, f)),
   profile: str,

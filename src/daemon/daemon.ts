@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { Counters } from '../counters.js';
+import { HamsyncError } from '../errors.js';
 import { canonical, type Json } from '../ham/lexical.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Replica, type ReplicaOptions, type Result } from '../sync/replica.js';
@@ -75,6 +76,12 @@ export class Daemon {
    * transaction; resolves once that is durable on disk.
    */
   async put(items: readonly LocalPut[]): Promise<PutResult[]> {
+    const outbox = this.replica.outbox();
+    if (outbox.queuedUpdates + items.length > this.config.outboxMax) {
+      // Policy when full: refuse new local puts (never drop queued ones silently).
+      this.counters.inc('updates.refused-outbox-full', items.length);
+      throw new HamsyncError('HAMSYNC_ERR_OUTBOX_FULL', `the outbox holds ${outbox.queuedUpdates} updates not yet acknowledged by the broker; the limit is ${this.config.outboxMax}; nothing was stored`);
+    }
     const updates = items.map((i) => ({ key: i.key, value: i.value, state: 'state' in i ? (i.state as number) : this.replica.stamp(), source: this.config.id }));
     const receipt = this.replica.receive(updates);
     const payload = encodePut(this.config.id, updates.map((u) => ({ key: u.key, state: u.state, text: canonical(u.value) })));
@@ -98,7 +105,7 @@ export class Daemon {
       clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
       live,
       deferred: this.replica.deferred().length,
-      outbox: { ...outbox, inflight: this.forwarder.pending },
+      outbox: { ...outbox, inflight: this.forwarder.pending, max: this.config.outboxMax },
       subscribe: this.config.subscribe,
       counters: this.counters.snapshot(),
     };

@@ -22,7 +22,8 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
     if (!d) return send(res, 503, { error: { code: 'HAMSYNC_ERR_CLOSED', message: 'starting' } });
     route(d, req, res).catch((err: unknown) => {
       if (isHamsyncError(err)) {
-        return send(res, err.code === 'HAMSYNC_ERR_TOO_LARGE' ? 413 : 400, { error: { code: err.code, message: err.message } });
+        const status = err.code === 'HAMSYNC_ERR_TOO_LARGE' ? 413 : err.code === 'HAMSYNC_ERR_OUTBOX_FULL' ? 503 : 400;
+        return send(res, status, { error: { code: err.code, message: err.message } });
       }
       log.error('http handler failed', { err: (err as Error).message, url: req.url });
       send(res, 500, { error: { code: 'HAMSYNC_ERR_STORE', message: (err as Error).message } });

@@ -32,6 +32,8 @@ export interface DaemonInput {
   password?: string;
   /** Put messages in flight to the broker at once. [64] */
   window?: number;
+  /** Most updates the outbox may hold while the broker is unreachable; further local puts are refused. [1000000] */
+  outboxMax?: number;
   /** Telemetry sources feeding the replica (see devices/); a list, or JSON text. [none] */
   sources?: unknown;
   /** A device profile whose sources are used when `sources` is not given. */
@@ -57,6 +59,7 @@ export interface DaemonConfig {
   username: string | undefined;
   password: string | undefined;
   window: number;
+  outboxMax: number;
   retention: { maxAgeMs?: number; maxBytes?: number };
   sources: unknown[];
 }
@@ -86,6 +89,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     username: input.username,
     password: input.password,
     window: input.window ?? 64,
+    outboxMax: input.outboxMax ?? 1_000_000,
     retention: retentionOf(input.retainHistory, input.retainBytes),
     sources: sourceConfigs(input.sources, input.profile),
   };

@@ -13,22 +13,41 @@ export interface OutboxEntry {
  */
 export class Outbox {
   private next: number;
+  /** Update count of every queued message, by seq (so the cap is checked without a scan). */
+  private readonly counts = new Map<number, number>();
+  private updates = 0;
 
   constructor(private readonly store: Store) {
     let last = 0;
-    for (const key of store.outbox.getKeys({ reverse: true, limit: 1 })) last = key;
+    for (const { key, value } of store.outbox.getRange({})) {
+      this.counts.set(key, value.n);
+      this.updates += value.n;
+      last = key;
+    }
     this.next = last + 1;
   }
 
   append(payload: string, count: number): number {
     const seq = this.next++;
     void this.store.outbox.put(seq, { p: payload, n: count });
+    this.counts.set(seq, count);
+    this.updates += count;
     return seq;
   }
 
-  /** Removes an acknowledged entry. */
+  /** Removes an acknowledged entry (idempotent). */
   ack(seq: number): Promise<boolean> {
+    const n = this.counts.get(seq);
+    if (n !== undefined) {
+      this.counts.delete(seq);
+      this.updates -= n;
+    }
     return this.store.outbox.remove(seq);
+  }
+
+  /** Updates queued and not yet acknowledged (including appends not yet committed). */
+  get queuedUpdates(): number {
+    return this.updates;
   }
 
   /** Entries in order, starting after `afterSeq` (committed data). */

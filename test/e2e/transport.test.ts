@@ -69,3 +69,25 @@ test('a daemon whose broker is gone still stops within seconds, keeping its unse
   t.after(() => r.close());
   assert.equal(r.outbox().size().updates, 1, 'the put made while the broker was gone waits in the outbox');
 });
+
+test('a full outbox refuses new local puts with a clear error (HTTP 503) and drops nothing', async (t) => {
+  const dir = tempDir(t);
+  // A port nothing listens on: the device is offline from the start.
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const daemon = await Daemon.start({ id: 'sat-1', broker: `mqtt://127.0.0.1:${port}`, dataDir: join(dir, 'sat'), http: '127.0.0.1:0', outboxMax: 5 });
+  t.after(() => daemon.stop());
+  await daemon.put([1, 2, 3].map((i) => ({ key: `sat-1/t/${i}`, value: i })));
+  await assert.rejects(() => daemon.put([4, 5, 6].map((i) => ({ key: `sat-1/t/${i}`, value: i }))), (err: Error & { code?: string }) => err.code === 'HAMSYNC_ERR_OUTBOX_FULL' && /holds 3 updates.*limit is 5/.test(err.message));
+  assert.equal(daemon.replica.get('sat-1/t/4'), undefined, 'nothing of a refused put is stored');
+  await daemon.put([4, 5].map((i) => ({ key: `sat-1/t/${i}`, value: i })));
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/put`, { method: 'POST', body: JSON.stringify({ k: 'sat-1/t/6', v: 6 }) });
+  assert.equal(res.status, 503);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'HAMSYNC_ERR_OUTBOX_FULL');
+  const status = daemon.status() as { outbox: { updates: number; max: number }; counters: Record<string, number> };
+  assert.deepEqual([status.outbox.updates, status.outbox.max], [5, 5]);
+  assert.equal(status.counters['updates.refused-outbox-full'], 4);
+});
