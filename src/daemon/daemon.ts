@@ -105,7 +105,8 @@ export class Daemon {
       clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
       live,
       deferred: this.replica.deferred().length,
-      outbox: { ...outbox, inflight: this.forwarder.pending, max: this.config.outboxMax },
+      outbox: { ...outbox, inflight: this.forwarder.pending },
+      outboxMax: this.config.outboxMax,
       subscribe: this.config.subscribe,
       counters: this.counters.snapshot(),
     };

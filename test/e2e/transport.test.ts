@@ -87,7 +87,7 @@ test('a full outbox refuses new local puts with a clear error (HTTP 503) and dro
   const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/put`, { method: 'POST', body: JSON.stringify({ k: 'sat-1/t/6', v: 6 }) });
   assert.equal(res.status, 503);
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'HAMSYNC_ERR_OUTBOX_FULL');
-  const status = daemon.status() as { outbox: { updates: number; max: number }; counters: Record<string, number> };
-  assert.deepEqual([status.outbox.updates, status.outbox.max], [5, 5]);
+  const status = daemon.status() as { outbox: { updates: number }; outboxMax: number; counters: Record<string, number> };
+  assert.deepEqual([status.outbox.updates, status.outboxMax], [5, 5]);
   assert.equal(status.counters['updates.refused-outbox-full'], 4);
 });
