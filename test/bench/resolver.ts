@@ -2,6 +2,7 @@
  * Resolver micro-benchmark: hamsync's `ham` (values) and `hamCanonical` (pre-canonicalised
  * texts) against GUN's HAM, over the same pre-generated vectors.
  */
+import { prng } from '../helpers/seed.js';
 import { createRequire } from 'node:module';
 import { canonical, ham, hamCanonical, type Decision, type Json } from '../../src/index.js';
 
@@ -31,17 +32,6 @@ export interface Vectors {
   readonly curCanon: { state: number; text: string }[];
 }
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Telemetry-like vectors: 10% from the future (defer), 30% at the current state (half of those

@@ -2,6 +2,7 @@
  * The crash test's workload, generated deterministically from (seed, round, batch id) so the
  * parent can regenerate exactly what the child acknowledged from the acknowledgement line alone.
  */
+import { prng } from '../helpers/seed.js';
 import type { Json } from '../../src/index.js';
 
 /** Machine state (ManualClock) at batch 0 of round 0. */
@@ -26,17 +27,8 @@ export interface WorkUpdate {
   source: string;
 }
 
-/** mulberry32: small, fast, good enough for test workloads. Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, shared with the other randomized tests. */
+export { prng };
 
 export function int(rand: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo + 1));

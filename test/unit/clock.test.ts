@@ -6,6 +6,7 @@
  * Randomized tests use fast-check with a fixed seed (override with HAMSYNC_SEED);
  * fast-check prints the seed and path of any failure so it can be replayed.
  */
+import { expectHamsyncError } from '../helpers/errors.js';
 import { seedFromEnv } from '../helpers/seed.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,29 +16,13 @@ import {
   STAMP_STEP,
   WallClock,
   ManualClock,
-  HamsyncError,
-  isHamsyncError,
   type HighWaterStore,
-  type ErrorCode,
   type WallClockOptions,
 } from '../../src/index.js';
 
 const SEED = seedFromEnv(0xc10c);
 
 
-function expectHamsyncError(fn: () => unknown, code: ErrorCode, label: string): HamsyncError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, `${label}: expected ${code}, but nothing was thrown`);
-  assert.ok(caught instanceof HamsyncError, `${label}: expected a HamsyncError, got ${String(caught)}`);
-  assert.equal(caught.code, code, `${label}: wrong code (${caught.message})`);
-  assert.ok(isHamsyncError(caught, code));
-  return caught;
-}
 
 /** An in-memory HighWaterStore that counts saves. */
 class MemoryStore implements HighWaterStore {

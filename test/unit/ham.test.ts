@@ -10,6 +10,7 @@
  * Randomized tests use fast-check with a fixed seed (override with HAMSYNC_SEED);
  * fast-check prints the seed and path of any failure so it can be replayed.
  */
+import { expectHamsyncError } from '../helpers/errors.js';
 import { seedFromEnv } from '../helpers/seed.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,10 +22,8 @@ import {
   canonical,
   compareLexical,
   HamsyncError,
-  isHamsyncError,
   type Decision,
   type Stamped,
-  type ErrorCode,
 } from '../../src/index.js';
 
 const SEED = seedFromEnv(0x4a3d5eed);
@@ -41,21 +40,6 @@ const anyChar = fc.oneof(
 );
 
 
-/** Asserts that `fn` throws a HamsyncError with `code`, and returns it for further checks. */
-function expectHamsyncError(fn: () => unknown, code: ErrorCode, label: string): HamsyncError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, `${label}: expected ${code}, but nothing was thrown`);
-  assert.ok(caught instanceof HamsyncError, `${label}: expected a HamsyncError, got ${String(caught)}`);
-  assert.equal(caught.code, code, `${label}: wrong code (${caught.message})`);
-  assert.ok(isHamsyncError(caught, code), `${label}: isHamsyncError(err, ${code}) is false`);
-  assert.ok(caught.message.startsWith(`${code}: `), `${label}: message should start with the code: ${caught.message}`);
-  return caught;
-}
 
 const s = (state: number, value: unknown): Stamped => ({ state, value });
 
