@@ -18,11 +18,16 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_CONFIG: 'An option has a wrong type or is out of range; the message names the field and the value it got.',
   HAMSYNC_ERR_STORE: 'The data directory cannot be opened or used (permissions, not a directory, corrupt file, incompatible format).',
   HAMSYNC_ERR_OUTBOX_FULL: 'A local put was refused because the outbox already holds the configured maximum of updates not yet acknowledged by the broker; nothing of it was stored.',
+  HAMSYNC_ERR_RATE: 'A put message was refused at the broker because its device is over the put rate limit (updates per second with a burst); nothing of it was stored.',
+  HAMSYNC_ERR_DEFERRED_FULL: 'A batch or message was refused whole because it would take one source over its deferred-queue cap (deferredMaxPerSource updates or deferredMaxBytesPerSource bytes of key and value text); nothing of it was stored. The queue drains as the clock reaches the waiting states.',
+  HAMSYNC_ERR_QUARANTINE_FULL: 'A batch or message was refused whole because it would take one source over its quarantine cap (quarantineMaxPerSource updates stamped further ahead than maxFutureMs); nothing of it was stored. An operator releases or drops quarantined updates (`hamsync deferred release|drop`).',
   HAMSYNC_ERR_FILE: 'A file named on the command line cannot be read or written (missing, permissions, disk full, broken pipe).',
   HAMSYNC_ERR_CLOSED: 'The replica or store was used after close().',
   HAMSYNC_ERR_AUTH: 'A broker login was refused (unknown user, wrong password, no credentials, a client id or will topic the user may not use).',
   HAMSYNC_ERR_ACL: 'A publish or subscribe was refused by the broker\'s access rules for the client\'s role.',
   HAMSYNC_ERR_USERS: 'A users file is not valid (bad JSON, unknown role, bad user id or namespace, missing salt or hash), or a user command cannot be done.',
+  HAMSYNC_ERR_SIGNATURE: 'An update\'s Ed25519 signature is missing (its source has a known public key, or signatures are required), malformed, or does not verify; the whole batch is refused.',
+  HAMSYNC_ERR_SIGNING_KEY: 'A signing key is not valid: a public key that is not 43 base64url characters of a raw Ed25519 key, a private key file that is not Ed25519 PKCS#8 PEM, or a keys file of the wrong shape.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

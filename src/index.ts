@@ -9,3 +9,8 @@ export { assertKey, assertSource } from './model/keys.js';
 export type { Update } from './model/update.js';
 export type { Outcome } from './store/rows.js';
 export { Replica, type ReplicaOptions, type Receipt, type ChangeEvent, type Entry, type HistoryEntry, type DeferredEntry, type HistoryRange, type Result } from './sync/replica.js';
+export { sign } from './sign/sign.js';
+export { verifyUpdate } from './sign/verify.js';
+export { signingBytes, SIGNATURE_CONTEXT } from './sign/message.js';
+export { Keyring, loadKeyring, parseKeysFile } from './sign/keyring.js';
+export { checkSignatures, checkSignaturesAsync, type SignaturePolicy, type SignedUpdate } from './sign/policy.js';

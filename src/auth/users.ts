@@ -5,12 +5,15 @@
  *
  *   {"version":1,"users":{"pi-7":{"role":"device","salt":"…","hash":"…","ns":["default"]}}}
  *
- * `ns` is optional: absent means every namespace.
+ * `ns` is optional: absent means every namespace. `pub` is optional: the user's Ed25519 public
+ * key (43 base64url characters, src/sign/public-key.ts); updates from a source with a key must
+ * carry a valid signature.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { HamsyncError, describe } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { publicKeyProblem } from '../sign/public-key.js';
 
 export const ROLES = ['device', 'observer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -21,6 +24,8 @@ export interface UserRecord {
   hash: string;
   /** Namespaces the user may use; absent: all. */
   ns?: string[];
+  /** Ed25519 public key, 43 base64url characters; absent: the user's updates need no signature. */
+  pub?: string;
 }
 
 export interface UsersFile {
@@ -73,6 +78,11 @@ export function parseUsers(data: unknown, file = 'users file'): UsersFile {
       }
       user.ns = [...(r.ns as string[])];
     }
+    if (r.pub !== undefined) {
+      const problem = publicKeyProblem(r.pub);
+      if (problem !== undefined) bad(file, `user ${id}: pub ${problem}`);
+      user.pub = r.pub as string;
+    }
     out[id] = user;
   }
   return { version: 1, users: out };
@@ -99,20 +109,9 @@ export function loadUsers(file: string, missingOk = false): UsersFile {
 
 /** Writes the users file atomically (temp file in the same directory, mode 0600, fsync, rename). */
 export function saveUsers(file: string, users: UsersFile): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fd = fs.openSync(tmp, 'wx', 0o600);
-    try {
-      fs.writeFileSync(fd, `${JSON.stringify(users, null, 2)}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.chmodSync(tmp, 0o600);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, `${JSON.stringify(users, null, 2)}\n`, { mode: 0o600 });
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
     throw new HamsyncError('HAMSYNC_ERR_FILE', `cannot write users file ${file}: ${(err as Error).message}`, { file });
   }
 }

@@ -12,6 +12,7 @@ import * as exportCmd from './export.js';
 import * as get from './get.js';
 import * as importCmd from './import.js';
 import * as history from './history.js';
+import * as key from './key.js';
 import * as put from './put.js';
 import * as replay from './replay.js';
 import * as status from './status.js';
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(importCmd)
     .command(configCheck)
     .command(user)
+    .command(key)
     .command(demo)
     .version(pkg.version)
     .strict()

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { ROLES, assertPassword, assertUserId, hashPassword, loadUsers, saveUsers, type Role, type UserRecord } from '../auth/users.js';
+import { readPublicKeyArg } from '../sign/key-file.js';
 import { assertNamespace } from '../wire/topics.js';
 
 export const command = 'user';
@@ -22,7 +23,8 @@ async function readLine(): Promise<string> {
   return text.replace(/\r$/, '');
 }
 
-function withUsersFile<T>(y: Argv<T>) {
+/** The `--users FILE` option (also used by `hamsync key`). */
+export function withUsersFile<T>(y: Argv<T>) {
   return y.option('users', { type: 'string', demandOption: true, describe: 'the users file (JSON; created by the first `user add`, mode 0600)' });
 }
 
@@ -35,20 +37,31 @@ const add = {
       .option('role', { choices: ROLES, demandOption: true, describe: 'device: own put/sync/presence topics; observer: read-only; admin: everything' })
       .option('password', { type: 'string', describe: 'the password; without it, one line is read from stdin' })
       .option('ns', { type: 'string', array: true, describe: 'namespaces the user may use (repeatable); default: all' })
+      .option('pub', { type: 'string', describe: 'Ed25519 public key (base64url, or @FILE.pub): its updates must then be signed; default: keep the user\'s key, if any' })
       .example('$0 user add pi-7 --role device --users users.json --password s3cret', 'add a device')
-      .example('echo "$PW" | $0 user add dash --role observer --ns default --users users.json', 'password from stdin'),
-  handler: async (argv: { id: string; role: Role; password?: string; ns?: string[]; users: string }): Promise<void> => {
+      .example('echo "$PW" | $0 user add dash --role observer --ns default --users users.json', 'password from stdin')
+      .example('$0 user add pi-7 --role device --users users.json --pub @pi-7.key.pub', 'a device that signs its updates'),
+  handler: async (argv: { id: string; role: Role; password?: string; ns?: string[]; pub?: string; users: string }): Promise<void> => {
     assertUserId(argv.id);
     for (const n of argv.ns ?? []) assertNamespace(n);
+    const pub = argv.pub === undefined ? undefined : readPublicKeyArg(argv.pub, '--pub');
     const users = loadUsers(argv.users, true);
     const password = argv.password ?? (await readLine());
     assertPassword(password);
     const { salt, hash } = await hashPassword(password);
     const existed = Object.hasOwn(users.users, argv.id);
-    const record: UserRecord = { role: argv.role, salt, hash, ...(argv.ns && argv.ns.length > 0 ? { ns: [...new Set(argv.ns)] } : {}) };
+    // Replacing a user (a new password, role or namespaces) keeps its signing key unless --pub is given.
+    const keep = pub ?? (existed ? users.users[argv.id]?.pub : undefined);
+    const record: UserRecord = {
+      role: argv.role,
+      salt,
+      hash,
+      ...(argv.ns && argv.ns.length > 0 ? { ns: [...new Set(argv.ns)] } : {}),
+      ...(keep !== undefined ? { pub: keep } : {}),
+    };
     users.users[argv.id] = record;
     saveUsers(argv.users, users);
-    process.stdout.write(`${existed ? 'updated' : 'added'} ${argv.id} (${argv.role}${record.ns ? `, ns ${record.ns.join(',')}` : ''})\n`);
+    process.stdout.write(`${existed ? 'updated' : 'added'} ${argv.id} (${argv.role}${record.ns ? `, ns ${record.ns.join(',')}` : ''}${record.pub ? `, pub ${record.pub}` : ''})\n`);
   },
 };
 

@@ -1,0 +1,113 @@
+/**
+ * The signature policy, applied to a whole batch before HAM sees it:
+ * - the keyring has a key for the update's source: it must carry a valid signature;
+ * - it has none: accepted unsigned (a signature it carries cannot be checked here and is left for
+ *   peers that know the key), unless `requireSigned`.
+ * One bad update refuses the batch (HAMSYNC_ERR_SIGNATURE naming its index, key and source).
+ */
+import { verify as edVerify, type KeyObject } from 'node:crypto';
+import { HamsyncError, describe } from '../errors.js';
+import { decodeBase64url } from './base64url.js';
+import type { Keyring } from './keyring.js';
+import { signingBytes } from './message.js';
+import { SIGNATURE_BYTES, signatureProblem } from './verify.js';
+
+/** An update as checked (src/model/update.ts CheckedUpdate) plus the signature it came with. */
+export interface SignedUpdate {
+  readonly source: string;
+  readonly key: string;
+  readonly state: number;
+  /** Canonical JSON text of the value. */
+  readonly text: string;
+  /** base64url Ed25519 signature (wire field "g"); anything else counts as malformed. */
+  readonly sig?: unknown;
+}
+
+export interface SignaturePolicy {
+  /** Refuse updates from sources without a known key too. Default false. */
+  requireSigned?: boolean;
+}
+
+/** Why an update was refused (`details.reason` of the error; also for counters). */
+export type SignatureReason = 'missing' | 'malformed' | 'invalid' | 'unknown-source';
+
+export interface SignatureTally {
+  /** Updates whose signature was verified. */
+  verified: number;
+  /** Updates accepted without verification (no key known for their source). */
+  unchecked: number;
+}
+
+type Plan = { verify: KeyObject; bytes: Buffer; data: Buffer } | { skip: true } | { reason: SignatureReason; message: string };
+
+function plan(u: SignedUpdate, keyring: Keyring, requireSigned: boolean): Plan {
+  const key = keyring.keyObject(u.source);
+  if (key === undefined) {
+    if (!requireSigned) return { skip: true };
+    return { reason: 'unknown-source', message: `no public key is known for source ${describe(u.source)} and signatures are required` };
+  }
+  const bytes = decodeBase64url(u.sig, SIGNATURE_BYTES);
+  if (bytes === undefined) {
+    return u.sig === undefined
+      ? { reason: 'missing', message: `has no signature, but source ${describe(u.source)} has a public key` }
+      : { reason: 'malformed', message: `signature ${signatureProblem(u.sig) ?? 'is malformed'}` };
+  }
+  if (typeof u.state !== 'number' || !Number.isFinite(u.state)) return { reason: 'invalid', message: `state ${describe(u.state)} is not a finite number` };
+  return { verify: key, bytes, data: signingBytes(u.source, u.key, u.state, u.text) };
+}
+
+function refuse(batch: readonly SignedUpdate[], index: number, reason: SignatureReason, message: string): never {
+  const u = batch[index] as SignedUpdate;
+  throw new HamsyncError('HAMSYNC_ERR_SIGNATURE', `update ${index} (key ${describe(u.key)}, source ${describe(u.source)}) ${message}; the batch of ${batch.length} is refused`, {
+    index,
+    key: u.key,
+    source: u.source,
+    reason,
+  });
+}
+
+const INVALID = (u: SignedUpdate): string => `signature does not verify with the public key of ${describe(u.source)}`;
+
+/** Applies the policy to `batch` (synchronously); throws HAMSYNC_ERR_SIGNATURE for the first bad update. */
+export function checkSignatures(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}): SignatureTally {
+  const requireSigned = policy.requireSigned ?? false;
+  const tally: SignatureTally = { verified: 0, unchecked: 0 };
+  for (let i = 0; i < batch.length; i++) {
+    const u = batch[i] as SignedUpdate;
+    const p = plan(u, keyring, requireSigned);
+    if ('skip' in p) tally.unchecked++;
+    else if ('reason' in p) refuse(batch, i, p.reason, p.message);
+    else if (edVerify(null, p.data, p.verify, p.bytes)) tally.verified++;
+    else refuse(batch, i, 'invalid', INVALID(u));
+  }
+  return tally;
+}
+
+function verifyAsync(p: { verify: KeyObject; bytes: Buffer; data: Buffer }): Promise<boolean> {
+  return new Promise((resolve) => {
+    edVerify(null, p.data, p.verify, p.bytes, (err, ok) => resolve(err === null && ok));
+  });
+}
+
+/**
+ * The same policy, verifying on libuv's thread pool: the event loop stays free and a batch is
+ * verified on several cores. The error names the first bad update, as `checkSignatures` does.
+ */
+export async function checkSignaturesAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}): Promise<SignatureTally> {
+  const requireSigned = policy.requireSigned ?? false;
+  const plans = batch.map((u) => plan(u, keyring, requireSigned));
+  const firstRefused = plans.findIndex((p) => 'reason' in p);
+  const end = firstRefused < 0 ? plans.length : firstRefused;
+  const results = await Promise.all(plans.slice(0, end).map((p) => ('verify' in p ? verifyAsync(p) : Promise.resolve(true))));
+  const tally: SignatureTally = { verified: 0, unchecked: 0 };
+  for (let i = 0; i < end; i++) {
+    if (!results[i]) refuse(batch, i, 'invalid', INVALID(batch[i] as SignedUpdate));
+    if ('verify' in (plans[i] as Plan)) tally.verified++;
+    else tally.unchecked++;
+  }
+  if (firstRefused >= 0) {
+    const p = plans[firstRefused] as { reason: SignatureReason; message: string };
+    refuse(batch, firstRefused, p.reason, p.message);
+  }
+  return tally;
+}

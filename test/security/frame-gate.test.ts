@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FrameScanner, MalformedLengthError, PacketTooLargeError } from '../../broker/frame-gate.js';
+import { varint } from '../helpers/mqtt-bytes.js';
+import { prng, seedFromEnv } from '../helpers/seed.js';
+
+function packet(bodyLength: number): Buffer {
+  return Buffer.concat([Buffer.from([0x30, ...varint(bodyLength)]), Buffer.alloc(bodyLength, 7)]);
+}
+
+describe('frame scanner (packet size gate)', () => {
+  it('lets packets up to the limit through, whole or split anywhere', () => {
+    const limit = 1000;
+    const stream = Buffer.concat([packet(0), packet(10), packet(127), packet(128), packet(997), packet(200)]);
+    assert.equal(packet(997).length, 1000, "exactly the limit");
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const s = new FrameScanner(limit);
+      assert.equal(s.scan(stream.subarray(0, cut)), undefined, `cut at ${cut}`);
+      assert.equal(s.scan(stream.subarray(cut)), undefined, `cut at ${cut}`);
+    }
+  });
+
+  it('fails on the first packet over the limit, as soon as its length is known', () => {
+    const s = new FrameScanner(1000);
+    assert.equal(s.scan(packet(500)), undefined);
+    const header = Buffer.from([0x30, ...varint(998)]);
+    assert.equal(s.scan(header.subarray(0, 2)), undefined, 'length not complete yet');
+    const err = s.scan(header.subarray(2));
+    assert.ok(err instanceof PacketTooLargeError);
+    assert.equal(err.declared, 998);
+  });
+
+  it('recognises declared lengths of 1, 16 and 256 MiB from the header alone', () => {
+    for (const mib of [1, 16, 256]) {
+      const n = mib * 1024 * 1024 - 1 - varint(mib * 1024 * 1024).length;
+      const err = new FrameScanner(320 * 1024).scan(Buffer.from([0x30, ...varint(Math.min(n, 268_435_455))]));
+      assert.ok(err instanceof PacketTooLargeError, `${mib} MiB`);
+    }
+  });
+
+  it('fails on a remaining length longer than 4 bytes', () => {
+    assert.ok(new FrameScanner(1e9).scan(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])) instanceof MalformedLengthError);
+  });
+
+  it('agrees with a whole-stream parse for random packet streams split at random points', () => {
+    const seed = seedFromEnv(20261125);
+    const rand = prng(seed);
+    for (let round = 0; round < 200; round++) {
+      const limit = 1 + Math.floor(rand() * 5000);
+      const sizes = Array.from({ length: 1 + Math.floor(rand() * 20) }, () => Math.floor(rand() * 6000));
+      const stream = Buffer.concat(sizes.map(packet));
+      const firstBad = sizes.findIndex((n) => packet(n).length > limit);
+      const s = new FrameScanner(limit);
+      let err: Error | undefined;
+      let at = 0;
+      while (at < stream.length && !err) {
+        const next = Math.min(stream.length, at + 1 + Math.floor(rand() * 3000));
+        err = s.scan(stream.subarray(at, next));
+        at = next;
+      }
+      assert.equal(err !== undefined, firstBad >= 0, `seed ${seed} round ${round}`);
+      if (err) assert.equal((err as PacketTooLargeError).declared, sizes[firstBad], `seed ${seed} round ${round}`);
+    }
+  });
+});
