@@ -3,10 +3,12 @@ import { Counters } from '../src/counters.js';
 import { isHamsyncError } from '../src/errors.js';
 import { canonical } from '../src/ham/lexical.js';
 import { silentLogger, type Logger } from '../src/log.js';
+import { LogThrottle } from '../src/log-throttle.js';
 import { checkBatch, type CheckedUpdate } from '../src/model/update.js';
-import type { ChangeEvent, Replica } from '../src/sync/replica.js';
+import type { Admission, ChangeEvent, Replica } from '../src/sync/replica.js';
 import { decodePut, decodeSyncRequest, encodeState, encodeSyncResponse, DEFAULT_WIRE_LIMITS, type WireLimits, type WireUpdate } from '../src/wire/codec.js';
 import { matchKey, parseTopic, topics } from '../src/wire/topics.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 
 export interface HubOptions {
   replica: Replica;
@@ -16,6 +18,8 @@ export interface HubOptions {
   wire?: WireLimits;
   /** Updates per catch-up answer message. Default 500. */
   syncChunk?: number;
+  /** Per-device put rate limit. Default 2000 updates/s with a burst of 100000. */
+  rateLimit?: RateLimitOptions;
 }
 
 /**
@@ -30,10 +34,13 @@ export class Hub {
   private readonly log: Logger;
   private readonly wire: WireLimits;
   private readonly syncChunk: number;
+  private readonly rate: RateLimiter;
+  /** Rejections are all counted; their log lines are thinned to one per second per client and code. */
+  private readonly logThrottle = new LogThrottle();
   /** Payloads of rejected messages: acknowledged (so the sender does not retry forever) but never forwarded. */
   private readonly rejected = new WeakSet<Buffer>();
   private aedes: Aedes | undefined;
-  private pending: { checked: CheckedUpdate[]; cb: (err?: Error | null) => void }[] = [];
+  private pending: { admission: Admission; cb: (err?: Error | null) => void }[] = [];
   private flushScheduled = false;
   private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source);
 
@@ -43,6 +50,7 @@ export class Hub {
     this.log = options.log ?? silentLogger;
     this.wire = options.wire ?? DEFAULT_WIRE_LIMITS;
     this.syncChunk = options.syncChunk ?? 500;
+    this.rate = new RateLimiter(options.rateLimit);
   }
 
   /** Installs the hub's hooks on an Aedes instance and republishes the live view as retained state. */
@@ -103,8 +111,31 @@ export class Hub {
       this.reject(client, packet, err.code, err.message);
       return cb(null);
     }
+    // Checked after decoding (so its updates are counted) and before anything is stored. Over the
+    // limit: no PUBACK and the client is disconnected, so a daemon keeps the message in its outbox
+    // and sends it again after reconnecting, when its bucket has refilled; nothing is lost.
+    if (!this.rate.take(device, checked.length)) {
+      this.counters.inc('messages.rate-limited');
+      this.counters.inc('rejected.HAMSYNC_ERR_RATE');
+      const reason = `device ${device} is over its rate limit (${this.rate.perSecond} updates/s, burst ${this.rate.burst}); message of ${checked.length} updates refused`;
+      const line = this.logThrottle.take(`HAMSYNC_ERR_RATE\u0000${device}`);
+      if (line) this.log.warn('rate limit: message refused, disconnecting the client', { code: 'HAMSYNC_ERR_RATE', reason, client: client?.id, ...(line.suppressed ? { suppressedSinceLast: line.suppressed } : {}) });
+      return cb(new Error(`HAMSYNC_ERR_RATE: ${reason}`));
+    }
+    let admission: Admission;
+    try {
+      // Its room in the deferred and quarantine queues is reserved on its own too: an over-cap
+      // message is refused alone, before anything of the turn is written...
+      admission = this.replica.admit(checked);
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      // Closing: no ack, the sender keeps it and sends it again later.
+      if (err.code === 'HAMSYNC_ERR_CLOSED') return cb(err);
+      this.reject(client, packet, err.code, err.message);
+      return cb(null);
+    }
     // ...and every message that arrived in this turn of the event loop is committed in one transaction.
-    this.pending.push({ checked, cb });
+    this.pending.push({ admission, cb });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -118,14 +149,15 @@ export class Hub {
     this.pending = [];
     let durable: Promise<void>;
     try {
-      durable = this.replica.receiveChecked(batch.flatMap((m) => m.checked)).durable;
+      // Writes every admission (on a throw, none): their reservations are returned either way.
+      durable = this.replica.receiveAdmitted(batch.map((m) => m.admission)).durable;
     } catch (err) {
       durable = Promise.reject(err as Error);
     }
     durable.then(
       () => {
         for (const m of batch) {
-          this.counters.inc('updates.accepted', m.checked.length);
+          this.counters.inc('updates.accepted', m.admission.updates.length);
           this.counters.inc('messages.accepted');
           m.cb(null);
         }
@@ -144,7 +176,8 @@ export class Hub {
     packet.retain = false;
     this.counters.inc('messages.rejected');
     this.counters.inc(`rejected.${code}`);
-    this.log.warn('message rejected', { code, reason, topic: packet.topic.slice(0, 200), client: client?.id, bytes: packet.payload.length });
+    const line = this.logThrottle.take(`${code}\u0000${client?.id ?? ''}`);
+    if (line) this.log.warn('message rejected', { code, reason, topic: packet.topic.slice(0, 200), client: client?.id, bytes: packet.payload.length, ...(line.suppressed ? { suppressedSinceLast: line.suppressed } : {}) });
   }
 
   private answerSync(client: Client | null, packet: PublishPacket, device: string): void {

@@ -1,16 +1,21 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { peerCommonName, tagPeer, tlsServerOptions, type TlsOptions } from './tls.js';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { HamsyncError } from '../src/errors.js';
+import { HamsyncError, describe } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
-import type { WireLimits } from '../src/wire/codec.js';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Guard, type AuthOptions } from './auth.js';
+import { GatedStream } from './frame-gate.js';
+import { loopbackOnly } from '../src/admin/http-kit.js';
+import { startAdminApi } from './admin-http.js';
 import { Hub } from './hub.js';
+import type { RateLimitOptions } from './rate-limit.js';
 
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
@@ -32,13 +37,37 @@ export interface BrokerOptions {
   auth?: AuthOptions;
   /** TLS on the MQTT and WebSocket listeners (with `ca`: mutual TLS, the certificate's CN is the user id). */
   tls?: TlsOptions;
-  /** Extra replica options (clock, limits) — for tests and simulations. */
+  /**
+   * Largest MQTT packet accepted, in bytes (header included), checked from each packet's fixed
+   * header before Aedes parses or buffers it; a bigger one closes the connection. Default
+   * maxPayloadBytes + 64 KiB (a put of the largest payload with the longest topic fits).
+   */
+  maxPacketBytes?: number;
+  /** Most simultaneous connections (TCP and WebSocket each). Default 10000. */
+  maxConnections?: number;
+  /** A client whose outgoing queue makes no progress for this many ms is disconnected. Default 30000. */
+  drainTimeoutMs?: number;
+  /**
+   * Most bytes queued for one client that is not reading (a slow consumer); beyond it the client
+   * is disconnected so it can neither hold up delivery to others nor grow memory. Default 32 MiB.
+   */
+  maxQueuedBytes?: number;
+  /** Per-device put rate limit (updates/s with a burst); see broker/rate-limit.ts. */
+  rateLimit?: RateLimitOptions;
+  /**
+   * The admin HTTP API (status, deferred queue, quarantine release/drop) on this loopback
+   * address; undefined: none. It has no authentication, so only loopback addresses are allowed.
+   */
+  http?: { host: string; port: number };
+  /** Extra replica options (clock, limits, queue caps and horizon). */
   replica?: Omit<ReplicaOptions, 'dataDir'>;
 }
 
 export interface RunningBroker {
   readonly port: number;
   readonly wsPort: number | undefined;
+  /** Port of the admin HTTP API, when started. */
+  readonly httpPort: number | undefined;
   readonly hub: Hub;
   readonly replica: Replica;
   readonly aedes: Aedes;
@@ -59,16 +88,43 @@ function listen(server: Server | HttpServer, port: number, host: string, what: s
   });
 }
 
+function positiveInt(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be a positive integer, got ${describe(value)}`, { field });
+  }
+  return value;
+}
+
 /** Starts Aedes with the hub replica attached, on TCP (and optionally WebSocket). */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const log = options.log ?? silentLogger;
   const host = options.host ?? '0.0.0.0';
+  const wire = options.wire ?? DEFAULT_WIRE_LIMITS;
+  const maxPacketBytes = positiveInt(options.maxPacketBytes ?? wire.maxPayloadBytes + 64 * 1024, 'maxPacketBytes');
+  const maxConnections = positiveInt(options.maxConnections ?? 10_000, 'maxConnections');
+  const drainTimeout = positiveInt(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs');
+  const maxQueuedBytes = positiveInt(options.maxQueuedBytes ?? 32 * 1024 * 1024, 'maxQueuedBytes');
+  // Checked before anything is opened: the admin API has no authentication.
+  if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.
   const guard = options.auth ? new Guard(options.auth, log) : undefined;
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
-  const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000 });
-  const hub = new Hub({ replica, ns: options.ns, log, wire: options.wire });
+  const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000, drainTimeout });
+  const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit });
+  // Every connection goes through the size gate before Aedes' parser sees a byte.
+  const handle = (stream: Duplex, cn: string | undefined, req?: IncomingMessage): void => {
+    const gated = new GatedStream(stream, {
+      maxPacketBytes,
+      maxQueuedBytes,
+      stallMs: drainTimeout,
+      onCut: (why, err) => {
+        hub.counters.inc(`connections.${why}`);
+        log.warn('connection closed by the gate', { code: why === 'packet-too-large' ? 'HAMSYNC_ERR_TOO_LARGE' : undefined, why, err: err.message, remote: (stream as { remoteAddress?: string }).remoteAddress });
+      },
+    });
+    aedes.handle(tagPeer(gated, cn), req);
+  };
   hub.attach(aedes);
   guard?.attach(aedes, hub.counters);
   aedes.on('clientError', (client, err) => log.debug('client error', { client: client.id, err: err.message }));
@@ -78,14 +134,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const tcp: Server = secure
     ? createTlsServer(secure, (socket) => {
         socket.setNoDelay(true);
-        aedes.handle(tagPeer(socket, peerCommonName(socket)));
+        handle(socket, peerCommonName(socket));
       }).on('tlsClientError', (err) => log.debug('TLS handshake failed', { err: err.message }))
-    : createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+    : createServer({ noDelay: true }, (socket) => handle(socket, undefined));
+  tcp.maxConnections = maxConnections;
   let http: HttpServer | undefined;
+  let admin: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
   const closeAll = async (): Promise<void> => {
     // Stop accepting, then close every client (Aedes), then wait for the listeners to finish.
-    const closed = [tcp, http].filter((s): s is Server | HttpServer => s?.listening === true).map((s) => new Promise((r) => s.close(r)));
+    admin?.closeAllConnections();
+    const closed = [tcp, http, admin].filter((s): s is Server | HttpServer => s?.listening === true).map((s) => new Promise((r) => s.close(r)));
     for (const ws of wss?.clients ?? []) ws.terminate();
     wss?.close();
     http?.closeAllConnections();
@@ -103,15 +162,22 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       wss.on('connection', (ws, req) => {
         (req.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
         const cn = secure ? peerCommonName(req.socket as TLSSocket) : undefined;
-        aedes.handle(tagPeer(createWebSocketStream(ws), cn), req);
+        handle(createWebSocketStream(ws), cn, req);
       });
+      http.maxConnections = maxConnections;
       wsPort = await listen(http, options.wsPort, host, 'MQTT over WebSocket');
     }
+    let httpPort: number | undefined;
+    if (options.http !== undefined) {
+      const api = await startAdminApi(options.http, hub, replica, log);
+      admin = api.server;
+      httpPort = api.port;
+    }
     log.info('broker listening', {
-      host, port, wsPort, dataDir: options.dataDir, ns: hub.ns, tls: secure ? (options.tls?.ca ? 'mutual' : 'server') : 'off',
+      host, port, wsPort, http: httpPort === undefined ? 'off' : `${options.http?.host ?? ''}:${httpPort}`, dataDir: options.dataDir, ns: hub.ns, tls: secure ? (options.tls?.ca ? 'mutual' : 'server') : 'off',
       auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
     });
-    return { port, wsPort, hub, replica, aedes, close: closeAll };
+    return { port, wsPort, httpPort, hub, replica, aedes, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -25,6 +25,10 @@ export function builder(y: Argv) {
     .option('outbox-max', { type: 'number', default: 1_000_000, describe: 'most updates waiting for the broker; further local puts are refused (HTTP 503)' })
     .option('retain-history', { type: 'string', describe: 'prune history older than this (by state), e.g. 30d; default: keep all' })
     .option('retain-bytes', { type: 'string', describe: 'prune the oldest history while it takes more than this, e.g. 500MB' })
+    .option('max-future', { type: 'string', describe: 'horizon: updates stamped further ahead are quarantined, not deferred (default 30d)' })
+    .option('deferred-max', { type: 'number', describe: 'most deferred updates per source; over it a batch is refused whole (default 10000)' })
+    .option('deferred-max-bytes', { type: 'string', describe: 'most bytes of deferred updates per source, key + value text (default 16MiB)' })
+    .option('quarantine-max', { type: 'number', describe: 'most quarantined updates per source; 0 refuses them (default 1000)' })
     .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
     .example('$0 daemon --id pi-7 --broker mqtt://hub.local:1883 --data-dir /var/lib/hamsync', 'a device daemon')
     .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast')
@@ -47,6 +51,10 @@ export async function handler(argv: {
   password?: string;
   retainHistory?: string;
   retainBytes?: string;
+  maxFuture?: string;
+  deferredMax?: number;
+  deferredMaxBytes?: string;
+  quarantineMax?: number;
   profile?: string;
   sources?: unknown;
   clockDriftPpm?: number;
@@ -57,7 +65,7 @@ export async function handler(argv: {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
-    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax },
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, maxFuture: argv.maxFuture, deferredMax: argv.deferredMax, deferredMaxBytes: argv.deferredMaxBytes, quarantineMax: argv.quarantineMax, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax },
     log,
   );
   // Handlers first: whoever reads the listening line may signal us at once.

@@ -2,23 +2,40 @@ import type { Argv } from 'yargs';
 import { call, print, withClient } from './client.js';
 
 export const command = 'status';
-export const describe = 'Show the local daemon\'s status; exits non-zero when no daemon answers';
+export const describe = 'Show the local daemon\'s (or, with --http, a broker admin API\'s) status; exits non-zero when nothing answers';
 
 export function builder(y: Argv) {
-  return withClient(y).example('$0 status', 'connection, outbox, deferred, counters');
+  return withClient(y)
+    .example('$0 status', 'connection, outbox, deferred and quarantine per source, counters')
+    .example('$0 status --http 127.0.0.1:7900', 'a broker started with --http 127.0.0.1:7900');
+}
+
+interface SourceQueues {
+  deferred: number;
+  deferredBytes: number;
+  quarantined: number;
 }
 
 export async function handler(argv: { http: string; json: boolean }): Promise<void> {
   const { body: s } = await call(argv.http, 'GET', '/v1/status');
-  const outbox = s.outbox as { messages: number; updates: number; inflight: number };
-  print(argv.json, s, () =>
-    [
-      `device    ${String(s.id)} (ns ${String(s.ns)})`,
-      `broker    ${String(s.broker)} — ${s.connected ? 'connected' : 'NOT connected (working offline)'}`,
-      `live      ${String(s.live)} keys`,
-      `deferred  ${String(s.deferred)} updates waiting for the clock`,
-      `outbox    ${outbox.updates} updates in ${outbox.messages} messages not yet acknowledged (${outbox.inflight} in flight)`,
-      `counters  ${JSON.stringify(s.counters)}`,
-    ].join('\n'),
-  );
+  print(argv.json, s, () => {
+    const head =
+      s.role === 'broker'
+        ? [`broker    hub replica (ns ${String(s.ns)})`, `live      ${String(s.live)} keys`]
+        : [
+            `device    ${String(s.id)} (ns ${String(s.ns)})`,
+            `broker    ${String(s.broker)} — ${s.connected ? 'connected' : 'NOT connected (working offline)'}`,
+            `live      ${String(s.live)} keys`,
+          ];
+    const lines = [...head, `deferred  ${String(s.deferred)} updates waiting for the clock`];
+    if (s.quarantined !== undefined) lines.push(`quarantine ${String(s.quarantined)} updates from beyond the horizon, held for an operator`);
+    const queues = (s.queues ?? {}) as Record<string, SourceQueues>;
+    for (const [src, q] of Object.entries(queues)) lines.push(`  ${src}: ${q.deferred} deferred (${q.deferredBytes} bytes), ${q.quarantined} quarantined`);
+    if (s.role !== 'broker') {
+      const outbox = s.outbox as { messages: number; updates: number; inflight: number };
+      lines.push(`outbox    ${outbox.updates} updates in ${outbox.messages} messages not yet acknowledged (${outbox.inflight} in flight)`);
+    }
+    lines.push(`counters  ${JSON.stringify(s.counters)}`);
+    return lines.join('\n');
+  });
 }

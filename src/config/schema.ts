@@ -1,3 +1,4 @@
+import { loopbackOnly } from '../admin/http-kit.js';
 import { HamsyncError, describe } from '../errors.js';
 import { assertLevel } from '../log.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
@@ -45,6 +46,20 @@ const age: Check = (v, f) => {
 const list: Check = (v, f) => {
   if (!Array.isArray(v)) fail(f, 'a list', v);
 };
+const count = (min: number): Check => (v, f) => {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) fail(f, `a whole number >= ${min}`, v);
+};
+const positiveSize: Check = (v, f) => {
+  if (parseSize(v, f) < 1) fail(f, 'a size of at least 1 byte, like 16MiB', v);
+};
+
+/** The deferred-queue and quarantine limits, the same for daemon and broker. */
+const QUEUE_KEYS: Record<string, Check> = {
+  maxFuture: age,
+  deferredMax: count(1),
+  deferredMaxBytes: positiveSize,
+  quarantineMax: count(0),
+};
 
 /** Keys a daemon config file may hold; each can also be an env var HAMSYNC_<KEY> or a --flag. */
 export const DAEMON_KEYS: Record<string, Check> = {
@@ -70,6 +85,7 @@ export const DAEMON_KEYS: Record<string, Check> = {
   profile: str,
   retainHistory: age,
   retainBytes: size,
+  ...QUEUE_KEYS,
 };
 
 /** Keys a broker config file may hold. */
@@ -89,4 +105,14 @@ export const BROKER_KEYS: Record<string, Check> = {
   allowAnonymous: (v, f) => {
     if (typeof v !== 'boolean') fail(f, 'true or false', v);
   },
+  /** The admin HTTP API (off unless given); loopback only, it has no authentication. */
+  http: (v, f) => void loopbackOnly(parseHostPort(v, f), f),
+  ...QUEUE_KEYS,
+  /** Per-device put rate (updates/s; 0: off) and burst. */
+  rateLimit: count(0),
+  rateBurst: count(1),
+  maxPacket: positiveSize,
+  maxQueued: positiveSize,
+  drainTimeout: age,
+  maxConnections: count(1),
 };

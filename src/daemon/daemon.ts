@@ -47,7 +47,7 @@ export class Daemon {
   static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
     const config = daemonConfig(input);
     const sources = buildSources(config.sources, config.id, log);
-    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...replicaExtra, dataDir: config.dataDir });
+    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir });
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     const counters = new Counters();
     const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n));
@@ -97,6 +97,7 @@ export class Daemon {
     const outbox = this.replica.outbox().size();
     let live = 0;
     for (const _ of this.replica.live()) live++;
+    const queues = this.replica.queues();
     return {
       id: this.config.id,
       ns: this.config.ns,
@@ -104,11 +105,15 @@ export class Daemon {
       connected: this.link.connected,
       clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
       live,
-      deferred: this.replica.deferred().length,
+      deferred: queues.totals.deferred,
+      quarantined: queues.totals.quarantined,
+      /** Per source: deferred, deferredBytes, quarantined, quarantinedBytes (sources with nothing waiting are left out). */
+      queues: queues.sources,
+      queueLimits: queues.limits,
       outbox: { ...outbox, inflight: this.forwarder.pending },
       outboxMax: this.config.outboxMax,
       subscribe: this.config.subscribe,
-      counters: this.counters.snapshot(),
+      counters: { ...this.counters.snapshot(), ...this.replica.counters.snapshot() },
     };
   }
 

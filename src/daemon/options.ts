@@ -1,5 +1,7 @@
 import { HamsyncError, describe } from '../errors.js';
+import { loopbackOnly } from '../admin/http-kit.js';
 import { DAEMON_KEYS } from '../config/schema.js';
+import type { ReplicaOptions } from '../sync/replica.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { sourceConfigs } from './sources.js';
@@ -42,7 +44,18 @@ export interface DaemonInput {
   retainHistory?: string | number;
   /** Prune the oldest history rows while history takes more than this (e.g. 500MB). [no cap] */
   retainBytes?: string | number;
+  /** The horizon: updates stamped further ahead than this are quarantined, not deferred (a duration). [30d] */
+  maxFuture?: string | number;
+  /** Most deferred updates per source. [10000] */
+  deferredMax?: number;
+  /** Most bytes of deferred updates per source (key + value text), a size like 16MiB. [16MiB] */
+  deferredMaxBytes?: string | number;
+  /** Most quarantined updates per source (0: refuse them). [1000] */
+  quarantineMax?: number;
 }
+
+/** The queue options of a replica (ReplicaOptions fields), from the daemon/broker config keys. */
+export type QueueOptions = Pick<ReplicaOptions, 'maxFutureMs' | 'deferredMaxPerSource' | 'deferredMaxBytesPerSource' | 'quarantineMaxPerSource'>;
 
 export interface DaemonConfig {
   id: string;
@@ -61,6 +74,8 @@ export interface DaemonConfig {
   window: number;
   outboxMax: number;
   retention: { maxAgeMs?: number; maxBytes?: number };
+  /** Only the queue limits given; the replica fills in its defaults. */
+  queues: QueueOptions;
   sources: unknown[];
 }
 
@@ -82,7 +97,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     clockOffsetMs: parseDuration(input.clockOffset ?? 0, 'clockOffset'),
     clockDriftPpm: input.clockDriftPpm ?? 0,
     subscribe: input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'],
-    http: loopback(parseHostPort(input.http ?? '127.0.0.1:7878', 'http')),
+    http: loopbackOnly(parseHostPort(input.http ?? '127.0.0.1:7878', 'http')),
     ca: input.ca,
     cert: input.cert,
     key: input.key,
@@ -91,6 +106,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     window: input.window ?? 64,
     outboxMax: input.outboxMax ?? 1_000_000,
     retention: retentionOf(input.retainHistory, input.retainBytes),
+    queues: queueOptionsOf(input),
     sources: sourceConfigs(input.sources, input.profile),
   };
 }
@@ -103,8 +119,30 @@ export function retentionOf(history: string | number | undefined, bytes: string 
   };
 }
 
-/** The HTTP API has no authentication: it listens on loopback only (127.0.0.0/8, ::1, localhost). */
-function loopback(addr: { host: string; port: number }): { host: string; port: number } {
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(addr.host) || addr.host === '::1' || addr.host === 'localhost') return addr;
-  throw new HamsyncError('HAMSYNC_ERR_CONFIG', `http must listen on a loopback address (127.0.0.1, ::1 or localhost): the API has no authentication; got ${describe(addr.host)}`, { field: 'http' });
+/**
+ * The queue limits from config keys `maxFuture` (a duration), `deferredMax`, `deferredMaxBytes`
+ * (a size) and `quarantineMax`; absent keys are left out (defaults are the replica's).
+ * Errors name the config key and the value.
+ */
+export function queueOptionsOf(input: { maxFuture?: unknown; deferredMax?: unknown; deferredMaxBytes?: unknown; quarantineMax?: unknown }): QueueOptions {
+  const count = (v: unknown, field: string, min: number): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be a whole number >= ${min}, got ${describe(v)}`, { field });
+    }
+    return v;
+  };
+  const out: QueueOptions = {};
+  if (input.maxFuture !== undefined) {
+    const ms = parseDuration(input.maxFuture, 'maxFuture');
+    if (!(ms > 0)) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `maxFuture must be a positive duration like 30d or 12h, got ${describe(input.maxFuture)}`, { field: 'maxFuture' });
+    out.maxFutureMs = ms;
+  }
+  if (input.deferredMax !== undefined) out.deferredMaxPerSource = count(input.deferredMax, 'deferredMax', 1);
+  if (input.deferredMaxBytes !== undefined) {
+    const bytes = parseSize(input.deferredMaxBytes, 'deferredMaxBytes');
+    if (bytes < 1) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `deferredMaxBytes must be at least 1 byte, got ${describe(input.deferredMaxBytes)}`, { field: 'deferredMaxBytes' });
+    out.deferredMaxBytesPerSource = bytes;
+  }
+  if (input.quarantineMax !== undefined) out.quarantineMaxPerSource = count(input.quarantineMax, 'quarantineMax', 0);
+  return out;
 }

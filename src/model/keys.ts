@@ -1,14 +1,18 @@
 import { HamsyncError, describe } from '../errors.js';
 import type { Limits } from './limits.js';
 
-// A segment: anything printable except the separator and MQTT's wildcards.
-// eslint-disable-next-line no-control-regex
-const BAD_SEGMENT_CHAR = /[\u0000-\u001f\u007f+#/]/;
+// A segment: anything printable except the separator and MQTT's wildcards. Control characters
+// (C0 and C1) and Unicode non-characters are out too: MQTT says topics should not hold them, and
+// Mosquitto and its clients drop the connection over one (a retained state topic would loop them).
+const BAD_SEGMENT_CHAR = /[\p{Cc}\p{Noncharacter_Code_Point}+#/]/u;
 const SOURCE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Longest key LMDB can index whatever `maxKeyBytes` says (its keys hold the key plus state and seq; ~1950 bytes fit). */
+export const MAX_STORABLE_KEY_BYTES = 1024;
 
 /**
- * Checks a key: non-empty "/"-separated segments, no `+`, `#` or control characters,
- * at most `maxKeyBytes` UTF-8 bytes and `maxKeyDepth` segments. Keys map 1:1 onto MQTT topics.
+ * Checks a key: non-empty "/"-separated segments, no `+`, `#`, control characters or non-characters,
+ * at most `maxKeyBytes` (and never over MAX_STORABLE_KEY_BYTES) UTF-8 bytes and `maxKeyDepth` segments.
+ * Keys map 1:1 onto MQTT topics.
  */
 export function assertKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDepth'>): asserts key is string {
   // Telemetry repeats its keys: remember the ones already found valid under these limits.
@@ -27,8 +31,9 @@ function checkKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDept
     throw new HamsyncError('HAMSYNC_ERR_KEY', `key must be a non-empty string, got ${describe(key)}`, { key });
   }
   const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > limits.maxKeyBytes) {
-    throw new HamsyncError('HAMSYNC_ERR_KEY', `key is ${bytes} bytes, the limit is ${limits.maxKeyBytes}`, { key: key.slice(0, 64) });
+  const max = Math.min(limits.maxKeyBytes, MAX_STORABLE_KEY_BYTES);
+  if (bytes > max) {
+    throw new HamsyncError('HAMSYNC_ERR_KEY', `key is ${bytes} bytes, the limit is ${max}`, { key: key.slice(0, 64) });
   }
   const segments = key.split('/');
   if (segments.length > limits.maxKeyDepth) {
@@ -36,7 +41,7 @@ function checkKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDept
   }
   for (const segment of segments) {
     if (segment.length === 0 || BAD_SEGMENT_CHAR.test(segment)) {
-      throw new HamsyncError('HAMSYNC_ERR_KEY', `key ${describe(key)} has an empty segment or a +, # or control character`, { key });
+      throw new HamsyncError('HAMSYNC_ERR_KEY', `key ${describe(key)} has an empty segment or a +, #, control character or Unicode non-character`, { key });
     }
   }
   if (key.toWellFormed() !== key) {

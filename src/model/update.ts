@@ -48,5 +48,6 @@ export function checkBatch(input: unknown, limits: Limits): CheckedUpdate[] {
   if (input.length > limits.maxBatch) {
     throw new HamsyncError('HAMSYNC_ERR_BATCH', `a batch has ${input.length} updates, the limit is ${limits.maxBatch}`);
   }
-  return input.map((u, i) => checkUpdate(u, limits, i));
+  // Array.from, not map: a hole (`[, u]`) is an invalid update, not one to skip.
+  return Array.from(input, (u: unknown, i) => checkUpdate(u, limits, i));
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamsyncError, describe } from '../errors.js';
-import type { DeferredKey, DeferredRow, HistoryIndexKey, HistoryKey, HistoryRow, LiveRow, OutboxRow } from './rows.js';
+import type { DeferredKey, DeferredRow, HistoryIndexKey, HistoryKey, HistoryRow, LiveRow, OutboxRow, QuarantineKey, QuarantineLogRow, QuarantineRow } from './rows.js';
 
 /** The LMDB environment of one data directory and its named databases. */
 export interface Store {
@@ -15,6 +15,13 @@ export interface Store {
   readonly outbox: Database<OutboxRow, number>;
   /** Small bookkeeping values: format version, sequence counter, clock high-water mark. */
   readonly meta: Database<unknown, string>;
+  /**
+   * Updates from beyond the horizon, held for an operator, and the audit trail of what was
+   * released or dropped. Added after format 1 shipped: a read-only open of an older data
+   * directory has neither (a writable open creates them), hence optional.
+   */
+  readonly quarantine?: Database<QuarantineRow, QuarantineKey>;
+  readonly quarantineLog?: Database<QuarantineLogRow, number>;
 }
 
 export const STORE_FORMAT = 1;
@@ -41,7 +48,7 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
   }
   let root: RootDatabase;
   try {
-    root = open({ path: dir, noSubdir: false, maxDbs: 8, readOnly, ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }) });
+    root = open({ path: dir, noSubdir: false, maxDbs: 16, readOnly, ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }) });
   } catch (err) {
     throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot open LMDB in ${dir}: ${(err as Error).message}`, { dir });
   }
@@ -53,6 +60,9 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
     deferred: root.openDB<DeferredRow, DeferredKey>({ name: 'deferred' }),
     outbox: root.openDB<OutboxRow, number>({ name: 'outbox' }),
     meta: root.openDB<unknown, string>({ name: 'meta' }),
+    // lmdb-js gives undefined for a named database that a read-only open cannot create.
+    quarantine: root.openDB<QuarantineRow, QuarantineKey>({ name: 'quarantine' }) as Database<QuarantineRow, QuarantineKey> | undefined,
+    quarantineLog: root.openDB<QuarantineLogRow, number>({ name: 'quarantine-log' }) as Database<QuarantineLogRow, number> | undefined,
   };
   const format = store.meta.get('format');
   if (format === undefined && !readOnly) {

@@ -1,6 +1,6 @@
 import type { Json } from '../ham/lexical.js';
 import type { Store } from './open.js';
-import type { HistoryRow, Outcome } from './rows.js';
+import type { HistoryRow, Outcome, QuarantineAction, QuarantineKey, QuarantineRow } from './rows.js';
 
 /** A live entry: the current winner for a key. */
 export interface Entry {
@@ -55,6 +55,62 @@ export function readDeferred(store: Store, limit: number): DeferredEntry[] {
   const out: DeferredEntry[] = [];
   for (const { key, value } of store.deferred.getRange({ limit: Number.isFinite(limit) ? limit : undefined })) {
     out.push({ key: key[1], value: JSON.parse(value.j) as Json, state: key[0], source: value.src, received: value.rx });
+  }
+  return out;
+}
+
+/** A quarantined update: stamped beyond the horizon, held until an operator releases or drops it. */
+export type QuarantineEntry = DeferredEntry;
+
+/** One audited operator action on a quarantined update. */
+export interface QuarantineLogEntry extends QuarantineEntry {
+  action: QuarantineAction;
+  /** Machine state when it was done. */
+  at: number;
+}
+
+/** Which quarantined rows: by source ids (any of), and a key predicate. */
+export interface QuarantineScan {
+  sources?: readonly string[];
+  key?: (key: string) => boolean;
+}
+
+/** Quarantined rows (committed data), by source, then key, then state; with their LMDB keys. */
+export function* scanQuarantine(store: Store, scan: QuarantineScan = {}): Generator<{ dbKey: QuarantineKey; row: QuarantineRow }> {
+  const db = store.quarantine;
+  if (!db) return;
+  // One range per wanted source (it starts there and ends where the next source begins).
+  const starts: (string | undefined)[] = scan.sources ? [...new Set(scan.sources)].sort() : [undefined];
+  for (const src of starts) {
+    const range = src === undefined ? {} : { start: [src] as unknown as QuarantineKey };
+    for (const { key, value } of db.getRange(range)) {
+      if (src !== undefined && key[0] !== src) break;
+      if (scan.key && !scan.key(key[1])) continue;
+      yield { dbKey: key, row: value };
+    }
+  }
+}
+
+export function quarantineEntry(dbKey: QuarantineKey, row: QuarantineRow): QuarantineEntry {
+  return { key: dbKey[1], value: JSON.parse(row.j) as Json, state: dbKey[2], source: dbKey[0], received: row.rx };
+}
+
+export function readQuarantine(store: Store, scan: QuarantineScan, limit: number): QuarantineEntry[] {
+  const out: QuarantineEntry[] = [];
+  for (const { dbKey, row } of scanQuarantine(store, scan)) {
+    if (out.length >= limit) break;
+    out.push(quarantineEntry(dbKey, row));
+  }
+  return out;
+}
+
+/** The quarantine audit trail, newest first. */
+export function readQuarantineLog(store: Store, limit: number): QuarantineLogEntry[] {
+  const out: QuarantineLogEntry[] = [];
+  const db = store.quarantineLog;
+  if (!db) return out;
+  for (const { value: r } of db.getRange({ reverse: true, limit: Number.isFinite(limit) ? limit : undefined })) {
+    out.push({ action: r.a, at: r.at, key: r.k, value: JSON.parse(r.j) as Json, state: r.s, source: r.src, received: r.rx });
   }
   return out;
 }

@@ -41,3 +41,29 @@ export interface OutboxRow {
   p: string;
   n: number;
 }
+
+/**
+ * quarantine: [source, key, state, seq] -> an update stamped further ahead than the replica's
+ * horizon (maxFutureMs). Same row shape as deferred (fields added to deferred rows later are
+ * carried over on release); keyed by source first, so per-source selection is a range scan.
+ * Such rows never become live on their own: an operator releases or drops them.
+ */
+export type QuarantineRow = DeferredRow;
+export type QuarantineKey = [source: string, key: string, state: number, seq: number];
+
+/** What an operator did to a quarantined update. */
+export type QuarantineAction = 'release' | 'drop';
+
+/** quarantine-log: seq -> one operator action on one quarantined update (the audit trail). */
+export interface QuarantineLogRow {
+  /** The action. */
+  a: QuarantineAction;
+  /** Machine state when it was done. */
+  at: number;
+  k: string;
+  s: number;
+  src: string;
+  j: string;
+  /** When the update had been received (machine state). */
+  rx: number;
+}

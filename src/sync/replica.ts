@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { HamsyncError } from '../errors.js';
+import { Counters } from '../counters.js';
+import { HamsyncError, isHamsyncError } from '../errors.js';
 import type { Clock, HighWaterStore } from '../ham/clock.js';
 import { WallClock } from '../ham/wall-clock.js';
 import type { Decision } from '../ham/decide.js';
@@ -9,10 +10,26 @@ import { checkBatch, type CheckedUpdate } from '../model/update.js';
 import { openStore, type Store } from '../store/open.js';
 import { Outbox } from '../store/outbox.js';
 import { Retention, type RetentionOptions } from './retention.js';
-import { readDeferred, readHistory, readLive, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange } from '../store/read.js';
+import {
+  readDeferred,
+  readHistory,
+  readLive,
+  readQuarantine,
+  readQuarantineLog,
+  type DeferredEntry,
+  type Entry,
+  type HistoryEntry,
+  type HistoryRange,
+  type QuarantineEntry,
+  type QuarantineLogEntry,
+} from '../store/read.js';
+import { Ledger, QueueAccounts, updateBytes, type SourceQueues } from './accounts.js';
+import { admit, type Admission } from './admit.js';
 import { DeferredTimer, type DueRow } from './deferred-timer.js';
 import { newBatch, Overlay } from './overlay.js';
-import { defer, settle, type BatchContext, type Change, type Result } from './resolve.js';
+import { compileSelector, drop, QuarantineLog, release, type DropReport, type QuarantineHost, type QuarantineSelector, type ReleaseReport } from './quarantine.js';
+import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
+import { defer, quarantine, settle, type BatchContext, type Change, type Result } from './resolve.js';
 
 export interface ReplicaOptions {
   /** Directory of the LMDB environment (created if missing). Required. */
@@ -34,6 +51,25 @@ export interface ReplicaOptions {
   promoteChunk?: number;
   /** Background history pruning (by age and/or size); off unless maxAgeMs or maxBytes is set. */
   retention?: RetentionOptions;
+  /**
+   * The horizon in ms: an update stamped more than this ahead of the machine state is
+   * quarantined (held for an operator, never applied on its own) instead of deferred.
+   * Default 30 days (2,592,000,000).
+   */
+  maxFutureMs?: number;
+  /** Most deferred updates per source; a batch that would exceed it is refused whole (HAMSYNC_ERR_DEFERRED_FULL). Default 10,000. */
+  deferredMaxPerSource?: number;
+  /** Most bytes (UTF-8 key + canonical value text) of deferred updates per source; as above. Default 16 MiB. */
+  deferredMaxBytesPerSource?: number;
+  /** Most quarantined updates per source; over it, refused whole (HAMSYNC_ERR_QUARANTINE_FULL); 0 refuses them all. Default 1,000. */
+  quarantineMaxPerSource?: number;
+}
+
+/** Per-source queue sizes and the limits they are held to. */
+export interface QueueStatus {
+  limits: QueueLimits;
+  totals: { deferred: number; quarantined: number };
+  sources: Record<string, SourceQueues>;
 }
 
 /** What `receive` returns: decisions now, and promises for the commit and for durability. */
@@ -55,16 +91,23 @@ export interface ChangeEvent {
   deferred: boolean;
 }
 
-export type { DeferredEntry, Entry, HistoryEntry, HistoryRange, Decision, Result };
+export type { Admission, DeferredEntry, DropReport, Entry, HistoryEntry, HistoryRange, Decision, QuarantineEntry, QuarantineLogEntry, QuarantineSelector, QueueLimits, ReleaseReport, Result, SourceQueues };
 
 /**
- * One replica: a durable LMDB store (live, history, deferred) behind GUN's HAM.
+ * One replica: a durable LMDB store (live, history, deferred, quarantine) behind GUN's HAM.
  * Emits `change` (ChangeEvent) for every update that changed the live view, after it committed.
  */
 export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error] }> {
   readonly clock: Clock;
   readonly limits: Limits;
+  readonly queueLimits: QueueLimits;
+  /** Queue events since open: quarantine.added / .released / .dropped, refused.<code>. */
+  readonly counters = new Counters();
   private readonly store: Store;
+  private readonly accounts: QueueAccounts;
+  private readonly quarantineLog: QuarantineLog;
+  /** Release and drop run one at a time. */
+  private quarantineOps: Promise<unknown> = Promise.resolve();
   private readonly overlay = new Overlay();
   private readonly timer: DeferredTimer;
   private seq: number;
@@ -77,6 +120,9 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     super();
     this.store = store;
     this.limits = resolveLimits(options.limits);
+    this.queueLimits = resolveQueueLimits(options);
+    this.accounts = QueueAccounts.rebuild(store);
+    this.quarantineLog = new QuarantineLog(store);
     const highWater: HighWaterStore = {
       load: () => store.meta.get('clock.hw') as number | undefined,
       save: (stamp) => void store.meta.put('clock.hw', stamp),
@@ -97,7 +143,16 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
 
   /** Opens the data directory, resolves deferred updates that fell due while closed, and arms the timer. */
   static async open(options: ReplicaOptions): Promise<Replica> {
-    const replica = new Replica(openStore(options.dataDir, { mapSize: options.mapSize }), options);
+    // Checked before anything is opened: a bad option names its field and value.
+    resolveQueueLimits(options);
+    const store = openStore(options.dataDir, { mapSize: options.mapSize });
+    let replica: Replica;
+    try {
+      replica = new Replica(store, options);
+    } catch (err) {
+      await store.root.close();
+      throw err;
+    }
     await replica.timer.start();
     const r = options.retention;
     if (r && (r.maxAgeMs !== undefined || r.maxBytes !== undefined)) {
@@ -125,7 +180,9 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
 
   /**
    * Validates the whole batch (any invalid update throws a coded HamsyncError and nothing is
-   * written), then resolves every update with HAM and writes the outcome in one transaction.
+   * written), checks the per-source queue caps (over one: HAMSYNC_ERR_DEFERRED_FULL or
+   * HAMSYNC_ERR_QUARANTINE_FULL, nothing written), then resolves every update with HAM (or
+   * quarantines it, beyond the horizon) and writes the outcome in one transaction.
    */
   receive(updates: readonly unknown[]): Receipt {
     this.assertOpen();
@@ -137,11 +194,58 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
    * (lets a caller validate many messages one by one, then commit them as one transaction).
    */
   receiveChecked(checked: readonly CheckedUpdate[]): Receipt {
+    return this.receiveAdmitted([this.admit(checked)]);
+  }
+
+  /**
+   * Checks and reserves, synchronously, the room validated updates need in the deferred and
+   * quarantine queues (per source). Over a cap the whole batch is refused with
+   * HAMSYNC_ERR_DEFERRED_FULL or HAMSYNC_ERR_QUARANTINE_FULL and nothing is reserved. Lets a
+   * caller refuse one message alone and write the admitted ones together (`receiveAdmitted`);
+   * `cancel` returns the room of an admission that will not be written.
+   */
+  admit(checked: readonly CheckedUpdate[]): Admission {
     this.assertOpen();
-    const ctx = this.newContext();
-    const machine = this.clock.now();
-    const results = checked.map((u) => this.resolveOne(ctx, u, machine));
-    return this.finish(ctx, results);
+    try {
+      return admit({ store: this.store, overlay: this.overlay }, this.accounts, this.queueLimits, checked, this.clock.now());
+    } catch (err) {
+      if (isHamsyncError(err)) this.counters.inc(`refused.${err.code}`);
+      throw err;
+    }
+  }
+
+  /** Returns an admission's reserved room without writing it. Idempotent. */
+  cancel(admission: Admission): void {
+    if (admission.done) return;
+    admission.done = true;
+    this.accounts.unreserve(admission.needs);
+  }
+
+  /**
+   * Writes admitted batches as one transaction: updates beyond the horizon (when admitted) go
+   * to quarantine, the others are resolved with HAM (deferred when still ahead of the clock).
+   * Every admission's reservation is returned, whether this succeeds or throws.
+   */
+  receiveAdmitted(admissions: readonly Admission[]): Receipt {
+    try {
+      this.assertOpen();
+      if (admissions.some((a) => a.done)) throw new Error('an admission was already written or cancelled');
+      const ctx = this.newContext();
+      const machine = this.clock.now();
+      const results: Result[] = [];
+      let quarantined = 0;
+      for (const a of admissions) {
+        a.updates.forEach((u, i) => {
+          const r = a.beyond[i] ? quarantine(ctx, u, machine) : this.resolveOne(ctx, u, machine);
+          if (r.decision === 'quarantine' && !r.duplicate) quarantined++;
+          results.push(r);
+        });
+      }
+      if (quarantined > 0) this.counters.inc('quarantine.added', quarantined);
+      return this.finish(ctx, results);
+    } finally {
+      for (const a of admissions) this.cancel(a);
+    }
   }
 
   private resolveOne(ctx: BatchContext, u: CheckedUpdate, machine: number): Result {
@@ -158,12 +262,13 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     for (const row of chunk) {
       void this.store.deferred.remove(row.dbKey);
       this.overlay.removeDeferred(row.id, ctx.batch);
+      ctx.ledger.add(row.update.source, 'deferred', -1, -updateBytes(row.update.key, row.update.text));
       settle(ctx, row.update, machine, row.rx, true);
     }
   }
 
   private newContext(): BatchContext {
-    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], seq: this.seq };
+    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], seq: this.seq, ledger: new Ledger(this.accounts) };
   }
 
   private finish(ctx: BatchContext, results: Result[] = []): Receipt {
@@ -184,6 +289,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
       },
       (err: unknown) => {
         this.overlay.settle(ctx.batch, false);
+        ctx.ledger.revert();
         throw new HamsyncError('HAMSYNC_ERR_STORE', `commit failed: ${(err as Error).message}`);
       },
     );
@@ -220,6 +326,67 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     return readDeferred(this.store, limit);
   }
 
+  /** Updates held in quarantine (committed data), by source, key and state; optionally only those a selector names. */
+  quarantined(selector?: QuarantineSelector, limit = Infinity): QuarantineEntry[] {
+    this.assertOpen();
+    return readQuarantine(this.store, compileSelector(selector, false), limit);
+  }
+
+  /**
+   * Releases the quarantined updates a selector names (required: `all`, `sources` or `keys`)
+   * into the normal path: due ones are resolved now, the rest deferred (the horizon is
+   * bypassed, the per-source deferred cap is not: over it nothing is released). Audited.
+   */
+  releaseQuarantined(selector: QuarantineSelector): Promise<ReleaseReport> {
+    return this.quarantineOp(async (host) => {
+      const report = await release(host, selector);
+      this.counters.inc('quarantine.released', report.released);
+      return report;
+    });
+  }
+
+  /** Deletes the quarantined updates a selector names (required); each is recorded in the audit trail. */
+  dropQuarantined(selector: QuarantineSelector): Promise<DropReport> {
+    return this.quarantineOp(async (host) => {
+      const report = await drop(host, selector);
+      this.counters.inc('quarantine.dropped', report.dropped);
+      return report;
+    });
+  }
+
+  /** The audit trail of quarantine releases and drops, newest first (at most 100,000 kept). */
+  quarantineLogEntries(limit = Infinity): QuarantineLogEntry[] {
+    this.assertOpen();
+    return readQuarantineLog(this.store, limit);
+  }
+
+  /** Per-source sizes of the deferred and quarantine queues (exact, in memory) and their limits. */
+  queues(): QueueStatus {
+    return { limits: { ...this.queueLimits }, totals: this.accounts.totals(), sources: this.accounts.snapshot() };
+  }
+
+  private quarantineOp<T>(op: (host: QuarantineHost) => Promise<T>): Promise<T> {
+    const run = this.quarantineOps.then(async () => {
+      this.assertOpen();
+      // Selection reads committed rows: let every earlier write commit first.
+      await this.store.root.committed;
+      this.assertOpen();
+      return op({
+        store: this.store,
+        overlay: this.overlay,
+        accounts: this.accounts,
+        limits: this.queueLimits,
+        log: this.quarantineLog,
+        now: () => this.clock.now(),
+        begin: () => this.newContext(),
+        finish: (ctx, results) => this.finish(ctx, results).durable,
+        deferredAt: (state) => this.timer.consider(state),
+      });
+    });
+    this.quarantineOps = run.catch(() => undefined);
+    return run;
+  }
+
   /** The store-and-forward outbox kept in this replica's LMDB environment (device side). */
   outbox(): Outbox {
     this.assertOpen();
@@ -237,6 +404,7 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
     if (this.closed) return;
     this.closed = true;
     this.timer.stop();
+    await this.quarantineOps;
     await this.retention?.stop();
     await this.timer.idle();
     await this.store.root.flushed;

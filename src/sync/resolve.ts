@@ -1,12 +1,13 @@
 import { hamCanonical, type Decision } from '../ham/decide.js';
 import type { CheckedUpdate } from '../model/update.js';
 import type { Store } from '../store/open.js';
-import type { LiveRow, Outcome } from '../store/rows.js';
+import type { LiveRow, Outcome, QuarantineKey } from '../store/rows.js';
+import { updateBytes, type Ledger } from './accounts.js';
 import { fingerprint, type Overlay, type PendingBatch } from './overlay.js';
 
-/** What happened to one update handed to the replica. */
+/** What happened to one update handed to the replica: HAM's decision, or held in quarantine (beyond the horizon). */
 export interface Result {
-  decision: Decision;
+  decision: Decision | 'quarantine';
   /** True when the exact update (key, state, source, value) was already stored: nothing was written. */
   duplicate: boolean;
 }
@@ -29,6 +30,8 @@ export interface BatchContext {
   readonly changes: Change[];
   /** Next history/deferred sequence number; advanced as rows are written. */
   seq: number;
+  /** Per-source queue counts moved by this batch (undone if it fails to commit). */
+  readonly ledger: Ledger;
 }
 
 export function currentRow(ctx: Pick<BatchContext, 'store' | 'overlay'>, key: string): LiveRow | undefined {
@@ -50,7 +53,7 @@ export function inHistory(ctx: BatchContext, u: CheckedUpdate): boolean {
 }
 
 /** Is this exact update already waiting in the deferred queue (committed or in flight)? */
-export function inDeferred(ctx: BatchContext, u: CheckedUpdate): boolean {
+export function inDeferred(ctx: Pick<BatchContext, 'store' | 'overlay'>, u: CheckedUpdate): boolean {
   const fp = fingerprint(u.key, u.state, u.source, u.text);
   if (ctx.overlay.hasFingerprint(`d${fp}`)) return true;
   for (const { key, value } of ctx.store.deferred.getRange({ start: [u.state, u.key], end: [u.state, u.key, Infinity] })) {
@@ -64,7 +67,35 @@ export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
   if (inDeferred(ctx, u)) return { decision: 'defer', duplicate: true };
   void ctx.store.deferred.put([u.state, u.key, ctx.seq++], { src: u.source, j: u.text, rx });
   ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
+  ctx.ledger.add(u.source, 'deferred', 1, updateBytes(u.key, u.text));
   return { decision: 'defer', duplicate: false };
+}
+
+/** The overlay id of a quarantine row being removed (kept apart from deferred ids). */
+export function quarantineId(dbKey: QuarantineKey): string {
+  return `q${dbKey.join('\u0000')}`;
+}
+
+/** Is this exact update already held in quarantine (committed or in flight)? */
+export function inQuarantine(ctx: Pick<BatchContext, 'store' | 'overlay'>, u: CheckedUpdate): boolean {
+  if (ctx.overlay.hasFingerprint(`q${fingerprint(u.key, u.state, u.source, u.text)}`)) return true;
+  const db = ctx.store.quarantine;
+  if (!db) return false;
+  for (const { key, value } of db.getRange({ start: [u.source, u.key, u.state], end: [u.source, u.key, u.state, Infinity] })) {
+    if (value.j === u.text && !ctx.overlay.isDeferredGone(quarantineId(key))) return true;
+  }
+  return false;
+}
+
+/** Holds an update from beyond the horizon in quarantine (never resolved on its own). */
+export function quarantine(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
+  if (inQuarantine(ctx, u)) return { decision: 'quarantine', duplicate: true };
+  const db = ctx.store.quarantine;
+  if (!db) throw new Error('the store has no quarantine database (opened read-only?)');
+  void db.put([u.source, u.key, u.state, ctx.seq++], { src: u.source, j: u.text, rx });
+  ctx.overlay.addFingerprint(`q${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
+  ctx.ledger.add(u.source, 'quarantine', 1, updateBytes(u.key, u.text));
+  return { decision: 'quarantine', duplicate: false };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { HamsyncError, describe } from '../errors.js';
 import type { Json } from '../ham/lexical.js';
 import { PROTOCOL_VERSION } from './topics.js';
@@ -50,6 +51,10 @@ export function parseObject(payload: Buffer | string, limits: WireLimits, what: 
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > limits.maxPayloadBytes) {
     throw new HamsyncError('HAMSYNC_ERR_TOO_LARGE', `${what} payload is ${size} bytes, the limit is ${limits.maxPayloadBytes}`, { size });
+  }
+  // Payloads are UTF-8 (docs/PROTOCOL.md): decoding bad bytes to U+FFFD would accept altered keys and values.
+  if (typeof payload !== 'string' && !isUtf8(payload)) {
+    throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', `${what} payload is not valid UTF-8`);
   }
   let parsed: unknown;
   try {

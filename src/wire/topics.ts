@@ -89,7 +89,8 @@ export function compileKeyFilters(filters: readonly string[]): (key: string) => 
       const parts = f.split('/').map((p) => (p === '+' ? '[^/]+' : p === '#' ? null : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
       const last = parts[parts.length - 1];
       const body = last === null ? `${parts.slice(0, -1).join('/')}(?:/.*)?` : parts.join('/');
-      return new RegExp(`^${body}$`);
+      // `s`: a `#` tail must also match U+2028/U+2029, which keys may contain (as matchKey does).
+      return new RegExp(`^${body}$`, 's');
     });
   return (key) => literal.has(key) || patterns.some((r) => r.test(key));
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameScanner, MalformedLengthError, PacketTooLargeError } from '../../broker/frame-gate.js';
+import { Duplex } from 'node:stream';
+import { FrameScanner, GatedStream, MalformedLengthError, PacketTooLargeError } from '../../broker/frame-gate.js';
 import { varint } from '../helpers/mqtt-bytes.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
 
@@ -61,5 +62,80 @@ describe('frame scanner (packet size gate)', () => {
       assert.equal(err !== undefined, firstBad >= 0, `seed ${seed} round ${round}`);
       if (err) assert.equal((err as PacketTooLargeError).declared, sizes[firstBad], `seed ${seed} round ${round}`);
     }
+  });
+});
+
+/** A socket stand-in whose writes never complete (a peer that stopped reading) unless told to. */
+class StuckSocket extends Duplex {
+  readonly pending: (() => void)[] = [];
+  written = 0;
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.written += chunk.length;
+    this.pending.push(cb);
+  }
+  drainOne(): void {
+    this.pending.shift()?.();
+  }
+}
+
+describe('gated stream (outgoing queue bound)', () => {
+  const gate = (inner: Duplex, cuts: string[], maxQueuedBytes = 100_000, stallMs = 60_000): GatedStream =>
+    new GatedStream(inner, { maxPacketBytes: 1000, maxQueuedBytes, stallMs, onCut: (why) => cuts.push(why) });
+
+  it('never pushes back on the writer, and cuts a client off once its queue is over the bound', async () => {
+    const inner = new StuckSocket();
+    const cuts: string[] = [];
+    const g = gate(inner, cuts);
+    g.on('error', () => undefined);
+    let refused = 0;
+    for (let i = 0; i < 30; i++) if (!g.write(Buffer.alloc(10_000))) refused++;
+    assert.equal(refused, 0, 'write() never returns false (Aedes would park a shared delivery slot)');
+    assert.deepEqual(cuts, ['slow-consumer']);
+    assert.equal(g.destroyed, true);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(inner.destroyed, true, 'the socket is closed too');
+    assert.ok(g.writableLength <= 110_000, `queued ${g.writableLength}`);
+  });
+
+  it('keeps a client that reads, however much passes through', async () => {
+    const inner = new StuckSocket();
+    const cuts: string[] = [];
+    const g = gate(inner, cuts);
+    for (let i = 0; i < 100; i++) {
+      g.write(Buffer.alloc(10_000));
+      await new Promise((r) => setImmediate(r));
+      while (inner.pending.length > 0) inner.drainOne();
+    }
+    await new Promise((r) => setImmediate(r));
+    while (inner.pending.length > 0) inner.drainOne();
+    assert.deepEqual(cuts, []);
+    assert.equal(inner.written, 1_000_000);
+  });
+
+  it('cuts a client whose queue makes no progress for stallMs', async () => {
+    const inner = new StuckSocket();
+    const cuts: string[] = [];
+    const g = gate(inner, cuts, 100_000, 100);
+    g.on('error', () => undefined);
+    g.write(Buffer.alloc(10));
+    await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(cuts, ['stalled']);
+  });
+
+  it('cuts a client that declares an oversized packet, before passing its bytes on', () => {
+    const inner = new StuckSocket();
+    const cuts: string[] = [];
+    const g = gate(inner, cuts);
+    g.on('error', () => undefined);
+    const seen: Buffer[] = [];
+    g.on('data', (d: Buffer) => seen.push(d));
+    inner.push(packet(100));
+    inner.push(Buffer.from([0x30, ...varint(5000)]));
+    return new Promise<void>((resolve) => setImmediate(() => {
+      assert.deepEqual(cuts, ['packet-too-large']);
+      assert.equal(Buffer.concat(seen).length, packet(100).length, 'only the good packet got through');
+      resolve();
+    }));
   });
 });

@@ -1,0 +1,42 @@
+import type { Server } from 'node:http';
+import { loopbackOnly, send, serveJson } from '../src/admin/http-kit.js';
+import { queueRoutes } from '../src/admin/queue-routes.js';
+import type { Logger } from '../src/log.js';
+import type { Replica } from '../src/sync/replica.js';
+import type { Hub } from './hub.js';
+
+/**
+ * The broker's optional admin API (JSON over HTTP, loopback only, no authentication):
+ *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters
+ *   and the deferred / quarantine routes shared with the daemon (src/admin/queue-routes.ts),
+ * so `hamsync status|deferred --http host:port` work against the hub too.
+ */
+export function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger): Promise<{ server: Server; port: number }> {
+  return serveJson(
+    loopbackOnly(addr),
+    'the broker admin API',
+    async (req, res, url) => {
+      if (await queueRoutes(replica, req, res, url, log)) return;
+      if (req.method === 'GET' && url.pathname === '/v1/status') return send(res, 200, status(hub, replica));
+      send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: `no such endpoint: ${url.pathname}` } });
+    },
+    log,
+  );
+}
+
+function status(hub: Hub, replica: Replica): Record<string, unknown> {
+  let live = 0;
+  for (const _ of replica.live()) live++;
+  const queues = replica.queues();
+  return {
+    role: 'broker',
+    ns: hub.ns,
+    clock: { now: replica.now(), wall: Date.now() },
+    live,
+    deferred: queues.totals.deferred,
+    quarantined: queues.totals.quarantined,
+    queues: queues.sources,
+    queueLimits: queues.limits,
+    counters: { ...hub.counters.snapshot(), ...replica.counters.snapshot() },
+  };
+}
