@@ -1,8 +1,9 @@
 import { HamsyncError, describe } from '../errors.js';
+import { MAX_STORABLE_KEY_BYTES } from './keys.js';
 
 /** Bounds on what one update may carry. Every field is documented in README "Limits". */
 export interface Limits {
-  /** Longest key, in UTF-8 bytes. Default 256. */
+  /** Longest key, in UTF-8 bytes. Default 256; at most MAX_STORABLE_KEY_BYTES (1024). */
   maxKeyBytes: number;
   /** Most "/"-separated segments in a key. Default 16. */
   maxKeyDepth: number;
@@ -31,6 +32,10 @@ export function resolveLimits(partial: Partial<Limits> = {}, prefix = 'limits'):
       throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${prefix}.${name} must be a positive integer, got ${describe(value)}`, { field: `${prefix}.${name}` });
     }
     out[name] = value;
+  }
+  // LMDB keys (history index, deferred) hold the key text; past this they cannot be stored at all.
+  if (out.maxKeyBytes > MAX_STORABLE_KEY_BYTES) {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${prefix}.maxKeyBytes must be at most ${MAX_STORABLE_KEY_BYTES}, got ${out.maxKeyBytes}`, { field: `${prefix}.maxKeyBytes` });
   }
   return out;
 }

@@ -9,6 +9,8 @@ import { BROKER_KEYS, DAEMON_KEYS } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { daemonConfig } from '../../src/daemon/options.js';
 import { tempDir } from '../helpers/tmp.js';
+import { resolveLimits } from '../../src/model/limits.js';
+import { expectHamsyncError } from '../helpers/errors.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -116,4 +118,9 @@ test('the daemon HTTP API listens on loopback only (it has no authentication)', 
   for (const http of ['0.0.0.0:7878', '192.168.1.5:7878', '[::]:7878', 'example.com:80']) {
     assert.throws(() => daemonConfig({ id: 'pi-7', dataDir: '/x', http }), /http must listen on a loopback address/, http);
   }
+});
+
+test('limits: maxKeyBytes cannot go past what LMDB can store (1024)', () => {
+  assert.equal(resolveLimits({ maxKeyBytes: 1024 }).maxKeyBytes, 1024);
+  assert.match(expectHamsyncError(() => resolveLimits({ maxKeyBytes: 1025 }), 'HAMSYNC_ERR_CONFIG', 'maxKeyBytes 1025').message, /limits\.maxKeyBytes must be at most 1024, got 1025/);
 });
