@@ -134,16 +134,31 @@ export class GatedStream extends Duplex {
     return true;
   }
 
-  private forward(data: Buffer, cb: (err?: Error | null) => void): void {
+  /**
+   * Writes chunks to the socket; `cb` when all are written. Each chunk that reaches the socket counts
+   * as progress (the stall timer restarts), so a slow but moving link is not mistaken for a stalled one.
+   */
+  private forward(chunks: Buffer[], cb: (err?: Error | null) => void): void {
     if (this.stallTimer) this.stallTimer.refresh();
     else this.stallTimer = setTimeout(() => this.cut('stalled', new Error(`client has not read for ${this.options.stallMs} ms`)), this.options.stallMs).unref();
-    this.inner.write(data, (err) => {
-      if (this.writableLength <= data.length && this.stallTimer) {
-        clearTimeout(this.stallTimer);
-        this.stallTimer = undefined;
-      }
-      cb(err);
+    const last = chunks.length - 1;
+    const bytes = chunks.reduce((n, c) => n + c.length, 0);
+    if (last > 0) this.inner.cork();
+    chunks.forEach((chunk, i) => {
+      this.inner.write(chunk, (err) => {
+        if (i < last) {
+          if (!err) this.stallTimer?.refresh();
+          return;
+        }
+        // Nothing else waiting: no timer until the next write.
+        if (this.writableLength <= bytes && this.stallTimer) {
+          clearTimeout(this.stallTimer);
+          this.stallTimer = undefined;
+        }
+        cb(err);
+      });
     });
+    if (last > 0) this.inner.uncork();
   }
 
   override _read(): void {
@@ -151,11 +166,11 @@ export class GatedStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.forward(chunk, cb);
+    this.forward([chunk], cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.forward(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    this.forward(chunks.map((c) => c.chunk), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -4,6 +4,7 @@ import { Duplex } from 'node:stream';
 import { FrameScanner, GatedStream, MalformedLengthError, PacketTooLargeError } from '../../broker/frame-gate.js';
 import { varint } from '../helpers/mqtt-bytes.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
+import { until } from '../helpers/wait.js';
 
 function packet(bodyLength: number): Buffer {
   return Buffer.concat([Buffer.from([0x30, ...varint(bodyLength)]), Buffer.alloc(bodyLength, 7)]);
@@ -137,5 +138,30 @@ describe('gated stream (outgoing queue bound)', () => {
       assert.equal(Buffer.concat(seen).length, packet(100).length, 'only the good packet got through');
       resolve();
     }));
+  });
+});
+
+/** A socket that takes 1,000 bytes per 50 ms: a slow link that keeps moving. */
+class SlowSocket extends Duplex {
+  written = 0;
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    setTimeout(() => {
+      this.written += chunk.length;
+      cb();
+    }, (chunk.length / 1000) * 50);
+  }
+}
+
+describe('gated stream (slow but moving link)', () => {
+  it('is not cut off while chunks keep reaching the socket, however long the whole takes', async () => {
+    const inner = new SlowSocket();
+    const cuts: string[] = [];
+    const g = new GatedStream(inner, { maxPacketBytes: 1000, maxQueuedBytes: 1_000_000, stallMs: 150, onCut: (why) => cuts.push(why) });
+    // 20 KB: 1 s at this rate, far over stallMs, but never 150 ms without a chunk getting through.
+    for (let i = 0; i < 20; i++) g.write(Buffer.alloc(1000));
+    await until(() => inner.written === 20_000 || cuts.length > 0, { timeoutMs: 5000, what: 'all written' });
+    assert.deepEqual(cuts, []);
+    assert.equal(inner.written, 20_000);
   });
 });
