@@ -47,6 +47,8 @@ export class Guard {
   private readonly wills = new WeakMap<Client, string>();
 
   private counters: Counters = new Counters();
+  /** Called with the new users after every successful reload (the hub rebuilds its keyring from their `pub`). */
+  private readonly reloadListeners: ((users: UsersFile) => void)[] = [];
 
   constructor(
     private readonly options: AuthOptions,
@@ -58,6 +60,16 @@ export class Guard {
 
   get userCount(): number {
     return Object.keys(this.users.users).length;
+  }
+
+  /** The users as last loaded. */
+  get currentUsers(): UsersFile {
+    return this.users;
+  }
+
+  /** Runs `fn` with the new users whenever the file was reloaded successfully. */
+  onReload(fn: (users: UsersFile) => void): void {
+    this.reloadListeners.push(fn);
   }
 
   /** Installs the hooks; wraps the authorizePublish already installed (the hub's), which runs after the ACL. */
@@ -163,6 +175,8 @@ export class Guard {
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
       this.log.error('users file not reloaded; keeping the previous users', { code: err.code, err: err.message });
+      return;
     }
+    for (const fn of this.reloadListeners) fn(this.users);
   }
 }

@@ -1,10 +1,12 @@
 import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import { Counters } from '../src/counters.js';
-import { isHamsyncError } from '../src/errors.js';
+import { isHamsyncError, type HamsyncError } from '../src/errors.js';
 import { canonical } from '../src/ham/lexical.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { LogThrottle } from '../src/log-throttle.js';
 import { checkBatch, type CheckedUpdate } from '../src/model/update.js';
+import { Keyring } from '../src/sign/keyring.js';
+import { checkSignaturesAsync, type SignatureTally } from '../src/sign/policy.js';
 import type { Admission, ChangeEvent, Replica } from '../src/sync/replica.js';
 import { decodePut, decodeSyncRequest, encodeState, encodeSyncResponse, DEFAULT_WIRE_LIMITS, type WireLimits, type WireUpdate } from '../src/wire/codec.js';
 import { matchKey, parseTopic, topics } from '../src/wire/topics.js';
@@ -20,6 +22,23 @@ export interface HubOptions {
   syncChunk?: number;
   /** Per-device put rate limit. Default 2000 updates/s with a burst of 100000. */
   rateLimit?: RateLimitOptions;
+  /**
+   * Public keys of devices (users file `pub`, keys file): a put from a device with a key must be
+   * signed by it, update by update (src/sign/policy.ts). Default: none. Replace with `setKeyring`.
+   */
+  keyring?: Keyring;
+  /** Refuse puts from devices without a known key too. Default false. */
+  requireSigned?: boolean;
+}
+
+/** A put that passed decoding and the rate limit, waiting for its signatures (in its client's lane). */
+interface Verifying {
+  readonly packet: PublishPacket;
+  readonly device: string;
+  readonly checked: CheckedUpdate[];
+  readonly cb: (err?: Error | null) => void;
+  /** Set when the verification ended: the tally, or the refusal. */
+  verdict?: SignatureTally | Error;
 }
 
 /**
@@ -42,7 +61,15 @@ export class Hub {
   private aedes: Aedes | undefined;
   private pending: { admission: Admission; cb: (err?: Error | null) => void }[] = [];
   private flushScheduled = false;
-  private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source);
+  private keyring: Keyring;
+  private readonly requireSigned: boolean;
+  /**
+   * Per client, its puts still being verified, in arrival order: a client's messages are
+   * admitted in the order it sent them, whatever order their verifications end in. A client
+   * with no lane and nothing to verify takes the direct path.
+   */
+  private readonly lanes = new Map<Client | null, Verifying[]>();
+  private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source, c.sig);
 
   constructor(options: HubOptions) {
     this.replica = options.replica;
@@ -51,6 +78,18 @@ export class Hub {
     this.wire = options.wire ?? DEFAULT_WIRE_LIMITS;
     this.syncChunk = options.syncChunk ?? 500;
     this.rate = new RateLimiter(options.rateLimit);
+    this.keyring = options.keyring ?? new Keyring();
+    this.requireSigned = options.requireSigned ?? false;
+  }
+
+  /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
+  setKeyring(keyring: Keyring): void {
+    this.keyring = keyring;
+  }
+
+  /** Devices with a known public key. */
+  get keyCount(): number {
+    return this.keyring.size;
   }
 
   /** Installs the hub's hooks on an Aedes instance and republishes the live view as retained state. */
@@ -61,7 +100,7 @@ export class Hub {
     this.replica.on('change', this.onChange);
     let n = 0;
     for (const e of this.replica.live()) {
-      this.publishState(e.key, canonical(e.value), e.state, e.source);
+      this.publishState(e.key, canonical(e.value), e.state, e.source, e.sig);
       n++;
     }
     this.log.info('hub attached', { ns: this.ns, liveKeys: n });
@@ -108,6 +147,8 @@ export class Hub {
       checked = checkBatch(decodePut(packet.payload as Buffer, device, this.wire).updates, this.replica.limits);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
+      // A malformed signature: refused as a forgery is (below), not acknowledged.
+      if (err.code === 'HAMSYNC_ERR_SIGNATURE') return this.refuseSignature(client, device, err, cb);
       this.reject(client, packet, err.code, err.message);
       return cb(null);
     }
@@ -122,6 +163,67 @@ export class Hub {
       if (line) this.log.warn('rate limit: message refused, disconnecting the client', { code: 'HAMSYNC_ERR_RATE', reason, client: client?.id, ...(line.suppressed ? { suppressedSinceLast: line.suppressed } : {}) });
       return cb(new Error(`HAMSYNC_ERR_RATE: ${reason}`));
     }
+    // Signatures are verified before HAM sees anything (off the event loop: src/sign/policy.ts).
+    // Every update of a put is the topic device's, so one lookup says whether there is work.
+    const verify = this.requireSigned || this.keyring.has(device);
+    const lane = this.lanes.get(client);
+    if (!verify && lane === undefined) return this.admitPut(client, packet, checked, cb);
+    const v: Verifying = { packet, device, checked, cb };
+    if (lane) lane.push(v);
+    else this.lanes.set(client, [v]);
+    if (!verify) {
+      v.verdict = { verified: 0, unchecked: checked.length };
+      return;
+    }
+    checkSignaturesAsync(checked, this.keyring, { requireSigned: this.requireSigned }).then(
+      (tally) => this.settleVerifying(client, v, tally),
+      (err: Error) => this.settleVerifying(client, v, err),
+    );
+  }
+
+  /** One put's verification ended: admits (or refuses) whatever is ready at the head of its client's lane, in order. */
+  private settleVerifying(client: Client | null, v: Verifying, verdict: SignatureTally | Error): void {
+    v.verdict = verdict;
+    const lane = this.lanes.get(client);
+    if (!lane) return;
+    while (lane.length > 0 && (lane[0] as Verifying).verdict !== undefined) {
+      const head = lane.shift() as Verifying;
+      const result = head.verdict as SignatureTally | Error;
+      if (!(result instanceof Error)) {
+        if (result.verified > 0) this.counters.inc('sig.verified', result.verified);
+        this.admitPut(client, head.packet, head.checked, head.cb);
+      } else if (isHamsyncError(result, 'HAMSYNC_ERR_SIGNATURE')) {
+        this.refuseSignature(client, head.device, result, head.cb);
+      } else {
+        this.log.error('signature verification failed', { err: result.message, client: client?.id });
+        head.cb(result);
+      }
+    }
+    if (lane.length === 0) this.lanes.delete(client);
+  }
+
+  /**
+   * A put with a missing, malformed or forged signature (or unsigned, under requireSigned): no
+   * PUBACK and the client is disconnected, like an ACL refusal. Nothing is stored or forwarded.
+   * A daemon never sends one unless misconfigured (its key is not the one the hub has); it keeps
+   * the message in its outbox, and it goes through once the keys agree.
+   */
+  private refuseSignature(client: Client | null, device: string, err: HamsyncError, cb: (err?: Error | null) => void): void {
+    const why = typeof err.details.reason === 'string' ? err.details.reason : 'invalid';
+    this.counters.inc('messages.signature-refused');
+    this.counters.inc('rejected.HAMSYNC_ERR_SIGNATURE');
+    this.counters.inc(`sig.refused.${why}`);
+    const line = this.logThrottle.take(`HAMSYNC_ERR_SIGNATURE\u0000${device}`);
+    if (line) {
+      this.log.warn('signature refused: message dropped, disconnecting the client', {
+        code: 'HAMSYNC_ERR_SIGNATURE', why, device, reason: err.message, client: client?.id, ...(line.suppressed ? { suppressedSinceLast: line.suppressed } : {}),
+      });
+    }
+    cb(new Error(err.message));
+  }
+
+  /** Reserves a checked (and verified) put's room and queues it for this turn's transaction. */
+  private admitPut(client: Client | null, packet: PublishPacket, checked: CheckedUpdate[], cb: (err?: Error | null) => void): void {
     let admission: Admission;
     try {
       // Its room in the deferred and quarantine queues is reserved on its own too: an over-cap
@@ -201,15 +303,16 @@ export class Hub {
       chunk.push(u);
       if (chunk.length >= this.syncChunk) flush(false);
     };
-    for (const e of this.replica.live()) if (wanted(e.key)) add({ key: e.key, state: e.state, text: canonical(e.value), source: e.source });
-    for (const e of this.replica.deferred()) if (wanted(e.key)) add({ key: e.key, state: e.state, text: canonical(e.value), source: e.source });
+    // With each update its source's signature, as stored: peers verify it against the device's key.
+    for (const e of this.replica.live()) if (wanted(e.key)) add({ key: e.key, state: e.state, text: canonical(e.value), source: e.source, sig: e.sig });
+    for (const e of this.replica.deferred()) if (wanted(e.key)) add({ key: e.key, state: e.state, text: canonical(e.value), source: e.source, sig: e.sig });
     flush(true);
     this.counters.inc('sync.answered');
     this.log.info('catch-up answered', { device, id, updates: sent });
   }
 
-  private publishState(key: string, text: string, state: number, source: string): void {
-    this.publish(topics.state(this.ns, key), encodeState(text, state, source), true);
+  private publishState(key: string, text: string, state: number, source: string, sig: string | undefined): void {
+    this.publish(topics.state(this.ns, key), encodeState(text, state, source, sig), true);
   }
 
   private publish(topic: string, payload: string, retain: boolean): void {

@@ -8,6 +8,7 @@ import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HamsyncError, describe } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
+import { Keyring, loadKeysFile } from '../src/sign/keyring.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Guard, type AuthOptions } from './auth.js';
@@ -54,6 +55,15 @@ export interface BrokerOptions {
   maxQueuedBytes?: number;
   /** Per-device put rate limit (updates/s with a burst); see broker/rate-limit.ts. */
   rateLimit?: RateLimitOptions;
+  /**
+   * Signed updates: devices' public keys from a keys file (`{"version":1,"keys":{...}}`), merged
+   * with the `pub` of the users file's users (re-read with it). A put from a device with a key
+   * must carry its valid signatures; otherwise it is refused and the client disconnected.
+   * Default: no keys file (the users file's keys only, if any).
+   */
+  keysFile?: string;
+  /** Refuse puts from devices without a known public key too. Default false. */
+  requireSigned?: boolean;
   /**
    * The admin HTTP API (status, deferred queue, quarantine release/drop) on this loopback
    * address; undefined: none. It has no authentication, so only loopback addresses are allowed.
@@ -108,10 +118,23 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.
   const guard = options.auth ? new Guard(options.auth, log) : undefined;
+  // Likewise the public keys: the keys file's, and the users file's (rebuilt when it is reloaded).
+  const fileKeys = options.keysFile === undefined ? new Keyring() : loadKeysFile(options.keysFile);
+  const keyringOf = (users = guard?.currentUsers): Keyring => (users ? Keyring.merge(Keyring.fromUsers(users), fileKeys) : fileKeys);
+  const keyring = keyringOf();
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000, drainTimeout });
-  const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit });
+  const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, keyring, requireSigned: options.requireSigned });
+  guard?.onReload((users) => {
+    try {
+      hub.setKeyring(keyringOf(users));
+      log.info('public keys reloaded', { keys: hub.keyCount });
+    } catch (err) {
+      // Two different keys for one device (users file vs keys file): keep the keys we had.
+      log.error('public keys not reloaded; keeping the previous keys', { code: (err as { code?: string }).code, err: (err as Error).message });
+    }
+  });
   // Every connection goes through the size gate before Aedes' parser sees a byte.
   const handle = (stream: Duplex, cn: string | undefined, req?: IncomingMessage): void => {
     const gated = new GatedStream(stream, {
@@ -176,6 +199,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     log.info('broker listening', {
       host, port, wsPort, http: httpPort === undefined ? 'off' : `${options.http?.host ?? ''}:${httpPort}`, dataDir: options.dataDir, ns: hub.ns, tls: secure ? (options.tls?.ca ? 'mutual' : 'server') : 'off',
       auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
+      signatures: { keys: hub.keyCount, ...(options.keysFile === undefined ? {} : { keysFile: options.keysFile }), requireSigned: options.requireSigned === true },
     });
     return { port, wsPort, httpPort, hub, replica, aedes, close: closeAll };
   } catch (err) {

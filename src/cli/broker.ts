@@ -37,10 +37,13 @@ export function builder(y: Argv) {
     .option('drain-timeout', { type: 'string', describe: 'disconnect a client whose queued bytes make no progress this long (default 30s)' })
     .option('max-connections', { type: 'number', describe: 'most simultaneous connections per listener (default 10000)' })
     .option('allow-anonymous', { type: 'boolean', default: false, describe: 'with --users: let clients without credentials in as read-only observers' })
+    .option('keys', { type: 'string', describe: 'keys file of devices\' Ed25519 public keys (`hamsync key list --json`), with the users file\'s `pub`: puts from those devices must be signed' })
+    .option('require-signed', { type: 'boolean', default: false, describe: 'refuse puts from devices without a known public key too' })
     .example('$0 broker --data-dir /var/lib/hamsync-broker', 'serve MQTT on :1883')
     .example('$0 broker --users /etc/hamsync/users.json --data-dir ./hub', 'require a login (see `hamsync user add`)')
     .example('$0 broker --port 1884 --ws-port 8080 --data-dir ./hub', 'TCP on 1884 and WebSocket on 8080')
-    .example('$0 broker --data-dir ./hub --http 127.0.0.1:7900 --max-future 7d', 'admin API on 7900; quarantine updates stamped over 7 days ahead');
+    .example('$0 broker --data-dir ./hub --http 127.0.0.1:7900 --max-future 7d', 'admin API on 7900; quarantine updates stamped over 7 days ahead')
+    .example('$0 broker --users users.json --require-signed --data-dir ./hub', 'every device must sign its puts with the key the users file has for it (`hamsync key set`)');
 }
 
 /** The per-connection and per-device limits from the command line (undefined: the broker's defaults). */
@@ -54,7 +57,7 @@ function connectionLimitsOf(argv: { rateLimit?: number; rateBurst?: number; maxP
   return out;
 }
 
-export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; http?: string; maxFuture?: string; deferredMax?: number; deferredMaxBytes?: string; quarantineMax?: number; rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; logLevel: string }): Promise<void> {
+export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; http?: string; maxFuture?: string; deferredMax?: number; deferredMaxBytes?: string; quarantineMax?: number; rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; keys?: string; requireSigned?: boolean; logLevel: string }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
   for (const [field, v] of [['port', argv.port], ['ws-port', argv.wsPort]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) {
@@ -74,6 +77,8 @@ export async function handler(argv: { port: number; host: string; wsPort?: numbe
   const http = argv.http === undefined ? undefined : loopbackOnly(parseHostPort(argv.http, 'http'));
   const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention, ...queues }, ...(http ? { http } : {}),
     ...connectionLimitsOf(argv),
+    ...(argv.keys !== undefined ? { keysFile: argv.keys } : {}),
+    requireSigned: argv.requireSigned === true,
     ...(argv.users !== undefined ? { auth: { usersFile: argv.users, allowAnonymous: argv.allowAnonymous === true } } : {}),
     ...(argv.tlsCert !== undefined && argv.tlsKey !== undefined ? { tls: { cert: argv.tlsCert, key: argv.tlsKey, ...(argv.tlsCa !== undefined ? { ca: argv.tlsCa } : {}) } } : {}),
   });

@@ -30,10 +30,16 @@ export function builder(y: Argv) {
     .option('deferred-max-bytes', { type: 'string', describe: 'most bytes of deferred updates per source, key + value text (default 16MiB)' })
     .option('quarantine-max', { type: 'number', describe: 'most quarantined updates per source; 0 refuses them (default 1000)' })
     .option('password', { type: 'string', default: process.env.HAMSYNC_PASSWORD, describe: 'MQTT password (or env HAMSYNC_PASSWORD)' })
+    .option('signing-key', { type: 'string', describe: 'this device\'s Ed25519 private key (`hamsync key generate`): every local put is signed with it' })
+    .option('keys', { type: 'string', describe: 'keys file of devices\' public keys (`hamsync key list --json`): updates received from them must carry their valid signatures' })
+    .option('users', { type: 'string', describe: 'a users file whose `pub` fields are public keys to verify with too' })
+    .option('require-signed', { type: 'boolean', default: false, describe: 'refuse received updates from sources without a known public key' })
+    .option('follow-state', { type: 'boolean', default: false, describe: 'also apply the hub\'s retained state messages for the --subscribe filters (verified like the rest)' })
     .example('$0 daemon --id pi-7 --broker mqtt://hub.local:1883 --data-dir /var/lib/hamsync', 'a device daemon')
     .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast')
     .example('$0 daemon --id pi-7 --profile raspberry-pi --config /etc/hamsync/hamsync.yaml', 'a Raspberry Pi reporting its temperature, load, memory, disk')
-    .example('$0 daemon --id sim-2 --profile simulated --clock-drift-ppm 500 --http 127.0.0.1:7880', 'a simulated device with a drifting clock');
+    .example('$0 daemon --id sim-2 --profile simulated --clock-drift-ppm 500 --http 127.0.0.1:7880', 'a simulated device with a drifting clock')
+    .example('$0 daemon --id pi-7 --signing-key /etc/hamsync/pi-7.key --keys /etc/hamsync/keys.json', 'sign every put; verify what other devices (with keys) send');
 }
 
 export async function handler(argv: {
@@ -60,12 +66,18 @@ export async function handler(argv: {
   clockDriftPpm?: number;
   window: number;
   outboxMax: number;
+  signingKey?: string;
+  keys?: string;
+  users?: string;
+  requireSigned?: boolean;
+  followState?: boolean;
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
-    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, maxFuture: argv.maxFuture, deferredMax: argv.deferredMax, deferredMaxBytes: argv.deferredMaxBytes, quarantineMax: argv.quarantineMax, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax },
+    { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, maxFuture: argv.maxFuture, deferredMax: argv.deferredMax, deferredMaxBytes: argv.deferredMaxBytes, quarantineMax: argv.quarantineMax, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax,
+      signingKey: argv.signingKey, keys: argv.keys, users: argv.users, requireSigned: argv.requireSigned === true, followState: argv.followState === true },
     log,
   );
   // Handlers first: whoever reads the listening line may signal us at once.

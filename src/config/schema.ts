@@ -52,6 +52,9 @@ const count = (min: number): Check => (v, f) => {
 const positiveSize: Check = (v, f) => {
   if (parseSize(v, f) < 1) fail(f, 'a size of at least 1 byte, like 16MiB', v);
 };
+const bool: Check = (v, f) => {
+  if (typeof v !== 'boolean') fail(f, 'true or false', v);
+};
 
 /** The deferred-queue and quarantine limits, the same for daemon and broker. */
 const QUEUE_KEYS: Record<string, Check> = {
@@ -86,6 +89,15 @@ export const DAEMON_KEYS: Record<string, Check> = {
   retainHistory: age,
   retainBytes: size,
   ...QUEUE_KEYS,
+  /** Signed updates: this device's Ed25519 private key (PKCS#8 PEM); every local put is signed with it. */
+  signingKey: str,
+  /** Public keys to verify received updates with: a keys file, and/or a users file's `pub` fields. */
+  keys: str,
+  users: str,
+  /** Refuse received updates from sources without a known key. */
+  requireSigned: bool,
+  /** Also apply the hub's retained state messages (state/<filter>), verified like the rest. */
+  followState: bool,
 };
 
 /** Keys a broker config file may hold. */
@@ -102,9 +114,7 @@ export const BROKER_KEYS: Record<string, Check> = {
   tlsCert: str,
   tlsKey: str,
   tlsCa: str,
-  allowAnonymous: (v, f) => {
-    if (typeof v !== 'boolean') fail(f, 'true or false', v);
-  },
+  allowAnonymous: bool,
   /** The admin HTTP API (off unless given); loopback only, it has no authentication. */
   http: (v, f) => void loopbackOnly(parseHostPort(v, f), f),
   ...QUEUE_KEYS,
@@ -115,4 +125,7 @@ export const BROKER_KEYS: Record<string, Check> = {
   maxQueued: positiveSize,
   drainTimeout: age,
   maxConnections: count(1),
+  /** Signed updates: a keys file of devices' public keys (merged with the users file's `pub`), and whether every put must be signed. */
+  keys: str,
+  requireSigned: bool,
 };

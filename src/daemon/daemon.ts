@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import { Counters } from '../counters.js';
 import { HamsyncError } from '../errors.js';
-import { canonical, type Json } from '../ham/lexical.js';
+import type { Json } from '../ham/lexical.js';
 import { silentLogger, type Logger } from '../log.js';
+import { checkBatch, type CheckedUpdate } from '../model/update.js';
 import { Replica, type ReplicaOptions, type Result } from '../sync/replica.js';
-import { encodePut } from '../wire/codec.js';
+import { DEFAULT_WIRE_LIMITS, encodePut } from '../wire/codec.js';
 import { topics } from '../wire/topics.js';
 import { Forwarder } from './forwarder.js';
 import { startHttpApi } from './http.js';
@@ -12,6 +13,8 @@ import { Link } from './link.js';
 import { buildSources, startSources } from './sources.js';
 import type { Source } from '../../devices/index.js';
 import { daemonConfig, type DaemonConfig, type DaemonInput } from './options.js';
+import { loadSigning, resignOutbox, signAll, type DaemonSigning } from './signing.js';
+import { Verifier } from './verifier.js';
 
 /** A local put: the state is stamped by the daemon's clock unless given. */
 export interface LocalPut {
@@ -42,13 +45,22 @@ export class Daemon {
     private readonly http: Server,
     readonly httpPort: number,
     private readonly log: Logger,
+    private readonly signing: DaemonSigning,
   ) {}
 
   static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
     const config = daemonConfig(input);
     const sources = buildSources(config.sources, config.id, log);
+    // Key files are read before anything is opened: a bad one fails the start.
+    const signing = loadSigning(config);
     const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir });
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
+    try {
+      await resignOutbox(replica.outbox(), config.id, signing.signer, log);
+    } catch (err) {
+      await replica.close();
+      throw err;
+    }
     const counters = new Counters();
     const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n));
     const ref: { daemon?: Daemon } = {};
@@ -59,21 +71,24 @@ export class Daemon {
       await replica.close();
       throw err;
     }
-    const link = new Link(config, replica, counters, log, {
+    const link = new Link(config, replica, counters, log, new Verifier(signing, counters, log), {
       connected: (client) => forwarder.connected(client),
       disconnected: () => forwarder.disconnected(),
     });
-    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log);
+    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log, signing);
     ref.daemon = daemon;
     daemon.sources = sources;
     startSources(sources, (readings) => daemon.put(readings as LocalPut[]), log, () => counters.inc('sources.put-failed'));
-    log.info('daemon started', { id: config.id, ns: config.ns, broker: config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs });
+    log.info('daemon started', {
+      id: config.id, ns: config.ns, broker: config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs,
+      signing: { pub: signing.signer?.pub ?? 'none (unsigned)', keys: signing.keyring.size, requireSigned: signing.requireSigned },
+    });
     return daemon;
   }
 
   /**
-   * Stamps, resolves and stores local updates and queues them for the broker, in one LMDB
-   * transaction; resolves once that is durable on disk.
+   * Stamps (and, with a signing key, signs) local updates, resolves and stores them and queues
+   * them for the broker, in one LMDB transaction; resolves once that is durable on disk.
    */
   async put(items: readonly LocalPut[]): Promise<PutResult[]> {
     const outbox = this.replica.outbox();
@@ -82,10 +97,13 @@ export class Daemon {
       this.counters.inc('updates.refused-outbox-full', items.length);
       throw new HamsyncError('HAMSYNC_ERR_OUTBOX_FULL', `the outbox holds ${outbox.queuedUpdates} updates not yet acknowledged by the broker; the limit is ${this.config.outboxMax}; nothing was stored`);
     }
-    const updates = items.map((i) => ({ key: i.key, value: i.value, state: 'state' in i ? (i.state as number) : this.replica.stamp(), source: this.config.id }));
-    const receipt = this.replica.receive(updates);
-    const payload = encodePut(this.config.id, updates.map((u) => ({ key: u.key, state: u.state, text: canonical(u.value) })));
-    this.replica.outbox().append(payload, updates.length);
+    const stamped = items.map((i) => ({ key: i.key, value: i.value, state: 'state' in i ? (i.state as number) : this.replica.stamp(), source: this.config.id }));
+    const checked = checkBatch(stamped, this.replica.limits);
+    // Signed right after stamping: the replica, the outbox and every peer get the same signature.
+    const signer = this.signing.signer;
+    const updates = signer ? signAll(signer, checked) : checked;
+    const receipt = this.replica.receiveChecked(updates);
+    for (const m of putMessages(this.config.id, updates, DEFAULT_WIRE_LIMITS.maxPayloadBytes)) outbox.append(m.payload, m.count);
     this.counters.inc('updates.local', updates.length);
     await this.replica.flushed();
     await receipt.committed;
@@ -113,6 +131,7 @@ export class Daemon {
       outbox: { ...outbox, inflight: this.forwarder.pending },
       outboxMax: this.config.outboxMax,
       subscribe: this.config.subscribe,
+      signing: { pub: this.signing.signer?.pub ?? null, keys: this.signing.keyring.size, requireSigned: this.signing.requireSigned, followState: this.config.followState },
       counters: { ...this.counters.snapshot(), ...this.replica.counters.snapshot() },
     };
   }
@@ -132,4 +151,29 @@ export class Daemon {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * The put messages of one local batch: one, unless its payload would be over `maxBytes` (the
+ * broker's payload limit, which would refuse it whole): then as many as it takes, in order.
+ */
+export function putMessages(id: string, updates: readonly CheckedUpdate[], maxBytes: number): { payload: string; count: number }[] {
+  const whole = encodePut(id, updates);
+  if (updates.length <= 1 || Buffer.byteLength(whole) <= maxBytes) return [{ payload: whole, count: updates.length }];
+  const empty = Buffer.byteLength(encodePut(id, []));
+  const out: { payload: string; count: number }[] = [];
+  let start = 0;
+  let bytes = empty;
+  updates.forEach((u, i) => {
+    // One update's share of a payload: its object and a comma.
+    const size = Buffer.byteLength(encodePut(id, [u])) - empty + 1;
+    if (i > start && bytes + size > maxBytes) {
+      out.push({ payload: encodePut(id, updates.slice(start, i)), count: i - start });
+      start = i;
+      bytes = empty;
+    }
+    bytes += size;
+  });
+  out.push({ payload: encodePut(id, updates.slice(start)), count: updates.length - start });
+  return out;
 }

@@ -9,7 +9,7 @@ import type { Daemon, LocalPut } from './daemon.js';
 /**
  * The daemon's local HTTP API (JSON), for apps on the device and the CLI:
  *   POST /v1/put            {"u":[{"k","v","s"?}]} or {"k","v","s"?}
- *   GET  /v1/keys/<key>     the live value
+ *   GET  /v1/keys/<key>     the live value (with "g", its source's signature, when signed)
  *   GET  /v1/history/<key>  ?from=&to=&limit=
  *   GET  /v1/status
  *   and the deferred / quarantine routes shared with the broker (src/admin/queue-routes.ts).
@@ -33,11 +33,11 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
       if (path.startsWith('/v1/keys/')) {
         const e = d.replica.get(keyOf(path, '/v1/keys/'));
         if (!e) return send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: 'no value for this key' } });
-        return send(res, 200, { k: e.key, v: e.value, s: e.state, src: e.source });
+        return send(res, 200, { k: e.key, v: e.value, s: e.state, src: e.source, ...(e.sig === undefined ? {} : { g: e.sig }) });
       }
       if (path.startsWith('/v1/history/')) {
         const rows = d.replica.history(keyOf(path, '/v1/history/'), { from: queryNumber(url, 'from'), to: queryNumber(url, 'to'), limit: queryNumber(url, 'limit') });
-        return send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, outcome: e.outcome, deferred: e.deferred, rx: e.received })) });
+        return send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, outcome: e.outcome, deferred: e.deferred, rx: e.received, ...(e.sig === undefined ? {} : { g: e.sig }) })) });
       }
       send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: `no such endpoint: ${path}` } });
     },

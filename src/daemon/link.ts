@@ -4,10 +4,12 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { Counters } from '../counters.js';
 import { isHamsyncError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { checkBatch } from '../model/update.js';
 import type { Replica } from '../sync/replica.js';
-import { decodePut, decodeSyncResponse, encodePresence, encodeSyncRequest, type DecodedUpdate } from '../wire/codec.js';
+import { decodePut, decodeState, decodeSyncResponse, encodePresence, encodeSyncRequest, type DecodedUpdate } from '../wire/codec.js';
 import { matchKey, parseTopic, topics } from '../wire/topics.js';
 import type { DaemonConfig } from './options.js';
+import type { Verifier } from './verifier.js';
 
 export interface LinkEvents {
   connected(client: MqttClient): void;
@@ -16,9 +18,10 @@ export interface LinkEvents {
 
 /**
  * The device's MQTT session: a persistent session (fixed client id, clean=false, QoS 1)
- * subscribed to its namespace's put topics and its own catch-up answers. A delivery is
- * acknowledged only after the replica committed and flushed it (mqtt.js sends the PUBACK when
- * handleMessage calls back).
+ * subscribed to its namespace's put topics and its own catch-up answers (and, with followState,
+ * the state topics of its key filters). Signatures are checked before HAM (the Verifier). A
+ * delivery is acknowledged only after the replica committed and flushed it (mqtt.js sends the
+ * PUBACK when handleMessage calls back, and hands over the next message only then).
  */
 export class Link {
   readonly client: MqttClient;
@@ -29,6 +32,7 @@ export class Link {
     private readonly replica: Replica,
     private readonly counters: Counters,
     private readonly log: Logger,
+    private readonly verifier: Verifier,
     events: LinkEvents,
   ) {
     const { id, ns } = config;
@@ -59,7 +63,8 @@ export class Link {
       this.log.info('connected to broker', { broker: config.broker, sessionPresent: connack.sessionPresent });
       const wantCatchUp = this.firstConnect || !connack.sessionPresent;
       this.firstConnect = false;
-      this.client.subscribe([topics.putAll(ns), topics.syncResponse(ns, id)], { qos: 1 }, (err) => {
+      const filters = [topics.putAll(ns), topics.syncResponse(ns, id), ...(config.followState ? config.subscribe.map((f) => topics.stateFilter(ns, f)) : [])];
+      this.client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) return this.log.warn('subscribe failed', { err: err.message });
         this.client.publish(topics.presence(ns, id), encodePresence(true, replica.now()), { qos: 1, retain: true });
         if (wantCatchUp) this.requestCatchUp();
@@ -91,12 +96,18 @@ export class Link {
     if (!t || t.ns !== this.config.ns) return;
     let durable: Promise<void>;
     try {
-      const updates = this.decode(t.kind, t.rest, packet.payload as Buffer);
-      if (updates.length === 0) return;
-      durable = this.replica.receive(updates).durable;
-      this.counters.inc('updates.replicated', updates.length);
+      let checked = checkBatch(this.decode(t.kind, t.rest, packet.payload as Buffer), this.replica.limits);
+      if (checked.length === 0) return;
+      // Before HAM: a put or a state message passes whole or not at all; a catch-up answer (many
+      // sources, gathered by the hub) update by update.
+      if (t.kind === 'sync-res') checked = await this.verifier.each(checked, packet.topic);
+      else if (!(await this.verifier.message(checked, packet.topic))) return;
+      if (checked.length === 0) return;
+      durable = this.replica.receiveChecked(checked).durable;
+      this.counters.inc('updates.replicated', checked.length);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
+      if (err.code === 'HAMSYNC_ERR_SIGNATURE') return this.verifier.refused(err, packet.topic, 1);
       this.counters.inc('messages.rejected');
       this.counters.inc(`rejected.${err.code}`);
       this.log.warn('message rejected', { topic: packet.topic.slice(0, 200), code: err.code, reason: err.message });
@@ -116,6 +127,10 @@ export class Link {
       const res = decodeSyncResponse(payload);
       if (res.done) this.counters.inc('sync.completed');
       updates = res.updates;
+    } else if (kind === 'state' && this.config.followState) {
+      // An empty retained message clears the topic: nothing to apply.
+      if (payload.length === 0) return [];
+      updates = [decodeState(payload, rest)];
     } else {
       return [];
     }

@@ -52,6 +52,16 @@ export interface DaemonInput {
   deferredMaxBytes?: string | number;
   /** Most quarantined updates per source (0: refuse them). [1000] */
   quarantineMax?: number;
+  /** This device's Ed25519 private key (PKCS#8 PEM, `hamsync key generate`): every local put is signed with it. [unsigned] */
+  signingKey?: string;
+  /** A keys file of devices' public keys: updates received from those devices must carry their valid signatures. [none] */
+  keys?: string;
+  /** A users file whose `pub` fields are used as public keys too (merged with `keys`). [none] */
+  users?: string;
+  /** Refuse received updates from sources without a known public key. [false] */
+  requireSigned?: boolean;
+  /** Also subscribe to the hub's retained state topics and apply them (verified like puts and catch-up). [false] */
+  followState?: boolean;
 }
 
 /** The queue options of a replica (ReplicaOptions fields), from the daemon/broker config keys. */
@@ -77,6 +87,11 @@ export interface DaemonConfig {
   /** Only the queue limits given; the replica fills in its defaults. */
   queues: QueueOptions;
   sources: unknown[];
+  signingKey: string | undefined;
+  keys: string | undefined;
+  users: string | undefined;
+  requireSigned: boolean;
+  followState: boolean;
 }
 
 /** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
@@ -108,6 +123,11 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     retention: retentionOf(input.retainHistory, input.retainBytes),
     queues: queueOptionsOf(input),
     sources: sourceConfigs(input.sources, input.profile),
+    signingKey: input.signingKey,
+    keys: input.keys,
+    users: input.users,
+    requireSigned: input.requireSigned ?? false,
+    followState: input.followState ?? false,
   };
 }
 

@@ -1,6 +1,7 @@
 import { HamsyncError, describe } from '../errors.js';
 import { assertState } from '../ham/decide.js';
 import { canonical, type Json } from '../ham/lexical.js';
+import { signatureProblem } from '../sign/verify.js';
 import { assertKey, assertSource } from './keys.js';
 import type { Limits } from './limits.js';
 
@@ -10,6 +11,8 @@ export interface Update {
   value: Json;
   state: number;
   source: string;
+  /** The source's Ed25519 signature of the update (base64url, 86 characters; wire field "g"), if signed. */
+  sig?: string;
 }
 
 /** An update that passed validation, with its value's canonical JSON text. */
@@ -19,6 +22,11 @@ export interface CheckedUpdate {
   readonly source: string;
   /** Canonical JSON text of the value. */
   readonly text: string;
+  /**
+   * The signature it came with: well-formed (86 base64url characters) but not verified here;
+   * src/sign/policy.ts decides whether it must verify. Absent: unsigned.
+   */
+  readonly sig?: string;
 }
 
 /** Validates one update; throws a coded HamsyncError naming the field at fault. */
@@ -36,8 +44,17 @@ export function checkUpdate(input: unknown, limits: Limits, index = 0): CheckedU
   if (bytes > limits.maxValueBytes) {
     throw new HamsyncError('HAMSYNC_ERR_VALUE_TOO_LARGE', `update ${index} value is ${bytes} bytes as JSON, the limit is ${limits.maxValueBytes}`, { index, key: u.key });
   }
+  // A signature is kept, stored and relayed: only a well-formed one (verifying it is the policy's job).
+  const sig = u.sig;
+  if (sig !== undefined) {
+    const problem = signatureProblem(sig);
+    if (problem !== undefined) {
+      throw new HamsyncError('HAMSYNC_ERR_SIGNATURE', `update ${index} (key ${describe(u.key)}, source ${describe(u.source)}) signature ${problem}`, { index, key: u.key, source: u.source, reason: 'malformed' });
+    }
+  }
   // -0 and 0 are one state (as in HAM's comparisons); store it one way.
-  return { key: u.key, state: u.state === 0 ? 0 : u.state, source: u.source, text };
+  const state = u.state === 0 ? 0 : u.state;
+  return sig === undefined ? { key: u.key, state, source: u.source, text } : { key: u.key, state, source: u.source, text, sig: sig as string };
 }
 
 /** Validates a whole batch up front: one bad update rejects the batch, so nothing is stored partially. */

@@ -14,6 +14,9 @@ import { openStore, type Store } from '../store/open.js';
  *     {"t":"history","k":..,"v":..,"s":..,"src":..,"outcome":O,"deferred":BOOL,"rx":MS}     (history, oldest state first)
  *     {"t":"deferred","k":..,"v":..,"s":..,"src":..,"rx":MS}                                 (deferred, earliest first)
  *
+ * Each row also has `"g"` (after its other fields) when the update was stored with a signature
+ * (its source's Ed25519 signature, src/sign): an import keeps it, so peers can still verify it.
+ *
  * `v` is the value's stored canonical JSON text, written as is. The header's counts are exactly
  * the number of lines of each kind that follow: an import checks them, so a file cut short at a
  * line boundary is refused too.
@@ -60,17 +63,17 @@ export async function exportStore(store: Store, out: Writable, options: ExportOp
     const seen: ExportCounts = { live: 0, history: 0, deferred: 0 };
     for (const { key, value } of store.live.getRange({ transaction })) {
       seen.live++;
-      await writer.line(`{"t":"live","k":${JSON.stringify(key)},"v":${value.j},"s":${num(value.s)},"src":${JSON.stringify(value.src)}}`);
+      await writer.line(`{"t":"live","k":${JSON.stringify(key)},"v":${value.j},"s":${num(value.s)},"src":${JSON.stringify(value.src)}${g(value.g)}}`);
     }
     for (const { key, value } of store.history.getRange({ transaction })) {
       seen.history++;
       await writer.line(
-        `{"t":"history","k":${JSON.stringify(value.k)},"v":${value.j},"s":${num(key[0])},"src":${JSON.stringify(value.src)},"outcome":${JSON.stringify(value.o)},"deferred":${value.d === true},"rx":${num(value.rx)}}`,
+        `{"t":"history","k":${JSON.stringify(value.k)},"v":${value.j},"s":${num(key[0])},"src":${JSON.stringify(value.src)},"outcome":${JSON.stringify(value.o)},"deferred":${value.d === true},"rx":${num(value.rx)}${g(value.g)}}`,
       );
     }
     for (const { key, value } of store.deferred.getRange({ transaction })) {
       seen.deferred++;
-      await writer.line(`{"t":"deferred","k":${JSON.stringify(key[1])},"v":${value.j},"s":${num(key[0])},"src":${JSON.stringify(value.src)},"rx":${num(value.rx)}}`);
+      await writer.line(`{"t":"deferred","k":${JSON.stringify(key[1])},"v":${value.j},"s":${num(key[0])},"src":${JSON.stringify(value.src)},"rx":${num(value.rx)}${g(value.g)}}`);
     }
     await writer.flush();
     if (seen.live !== counts.live || seen.history !== counts.history || seen.deferred !== counts.deferred) {
@@ -137,6 +140,11 @@ export function fileError(file: string, verb: 'read' | 'write', err: unknown): H
 /** "ENOSPC: no space left on device", without repeating a code the message already has. */
 function errnoText(e: NodeJS.ErrnoException): string {
   return e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message;
+}
+
+/** `,"g":…` for a signed row, else nothing. */
+function g(sig: string | undefined): string {
+  return sig === undefined ? '' : `,"g":${JSON.stringify(sig)}`;
 }
 
 function num(n: number): string {

@@ -16,11 +16,20 @@ function qs(text: string): string {
   return out;
 }
 
-/** One NDJSON line (wire field names; `v` is the stored canonical JSON, written as is). States are finite numbers, so `String` is their JSON. */
+/**
+ * One NDJSON line (wire field names; `v` is the stored canonical JSON, written as is; `g`, the
+ * source's signature, last and only on signed rows). States are finite numbers, so `String` is their JSON.
+ */
 export function ndjsonLine(state: number, row: HistoryRow): string {
-  return `{"k":${qs(row.k)},"v":${row.j},"s":${String(state)},"src":${qs(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${String(row.rx)}}\n`;
+  return `{"k":${qs(row.k)},"v":${row.j},"s":${String(state)},"src":${qs(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${String(row.rx)}${sigField(row)}}\n`;
 }
 
+/** `,"g":…` for a signed row, else nothing. */
+export function sigField(row: HistoryRow): string {
+  return row.g === undefined ? '' : `,"g":${q(row.g)}`;
+}
+
+/** CSV keeps its columns: signatures are in NDJSON and MQTT replays only. */
 export const CSV_HEADER = 'k,v,s,src,outcome,deferred,rx\n';
 
 /** RFC 4180 field: quoted when it holds a comma, a quote or a line break; quotes doubled. */

@@ -3,7 +3,7 @@ import { HamsyncError, describe, isHamsyncError, type ErrorCode } from '../error
 import { assertState } from '../ham/decide.js';
 import type { Json } from '../ham/lexical.js';
 import { type Limits } from '../model/limits.js';
-import { checkUpdate, type Update } from '../model/update.js';
+import { checkUpdate, type CheckedUpdate, type Update } from '../model/update.js';
 import type { Outcome } from '../store/rows.js';
 import { EXPORT_FORMAT, fileError, type ExportCounts } from './export.js';
 
@@ -109,7 +109,7 @@ export function parseHeader(file: string, line: Line): ExportCounts {
   return counts as ExportCounts;
 }
 
-export function parseRow(file: string, line: Line, limits: Limits): { kind: RowKind; update: Update } {
+export function parseRow(file: string, line: Line, limits: Limits): { kind: RowKind; update: Update; checked: CheckedUpdate } {
   const o = parseObject(file, line);
   const t = o.t;
   if (typeof t !== 'string' || !KINDS.has(t)) {
@@ -120,9 +120,12 @@ export function parseRow(file: string, line: Line, limits: Limits): { kind: RowK
     if (!(field in o)) throw lineError('HAMSYNC_ERR_PAYLOAD', file, line.number, `${kind} row has no "${field}"`);
   }
   const update: Update = { key: o.k as string, value: o.v as Json, state: o.s as number, source: o.src as string };
+  // A signature is carried through (its form checked by checkUpdate; verified only with keys: import.ts).
+  if (Object.hasOwn(o, 'g')) update.sig = o.g as string;
+  let checked: CheckedUpdate;
   try {
     assertState(o.s, '"s" (state)');
-    checkUpdate(update, limits, line.number);
+    checked = checkUpdate(update, limits, line.number);
   } catch (err) {
     if (isHamsyncError(err)) throw lineError(err.code, file, line.number, withoutCode(err), err.details);
     throw err;
@@ -136,7 +139,7 @@ export function parseRow(file: string, line: Line, limits: Limits): { kind: RowK
   if (kind !== 'live' && (typeof o.rx !== 'number' || !Number.isFinite(o.rx))) {
     throw lineError('HAMSYNC_ERR_PAYLOAD', file, line.number, `${kind} row "rx" must be a finite number, got ${describe(o.rx)}`);
   }
-  return { kind, update };
+  return { kind, update, checked };
 }
 
 export function parseObject(file: string, line: Line): Record<string, unknown> {

@@ -1,7 +1,9 @@
-import { HamsyncError, isHamsyncError } from '../errors.js';
+import { HamsyncError, describe, isHamsyncError } from '../errors.js';
 import type { Clock } from '../ham/clock.js';
 import { resolveLimits, type Limits } from '../model/limits.js';
-import type { Update } from '../model/update.js';
+import type { CheckedUpdate, Update } from '../model/update.js';
+import type { Keyring } from '../sign/keyring.js';
+import { checkEachAsync } from '../sign/policy.js';
 import { Replica } from '../sync/replica.js';
 import type { ExportCounts } from './export.js';
 import { maxLineBytes, readLines, parseHeader, parseRow, checkCounts, lineError, withoutCode, positiveInt, fileIdentity } from './import-lines.js';
@@ -12,6 +14,14 @@ export interface ImportOptions {
   chunk?: number;
   /** Called after each chunk is committed, with the totals so far. */
   onProgress?: (progress: ImportReport) => void;
+  /**
+   * Verify signatures (src/sign/policy.ts) in both passes: a row whose source has a key in
+   * `keyring` must carry its valid signature, and with `requireSigned` every row must have a
+   * known key; the first row that fails is reported (HAMSYNC_ERR_SIGNATURE, FILE:LINE) and
+   * nothing is imported. Default: none. An export is then trusted like the data directory it
+   * came from: signatures are imported as they are, checked for form only.
+   */
+  signatures?: { keyring: Keyring; requireSigned?: boolean };
 }
 
 /** What an import did. */
@@ -50,14 +60,16 @@ const CHUNK_CHARS = 16 * 1024 * 1024;
  * state, source and value under `limits`), and that the rows match the header's counts.
  * Throws the FIRST problem as a HamsyncError whose message starts `FILE:LINE: `, with code
  * HAMSYNC_ERR_PAYLOAD (not JSON, wrong shape, counts off) or the validation code
- * (HAMSYNC_ERR_KEY, _STATE, _SOURCE, _VALUE, _VALUE_TOO_LARGE); HAMSYNC_ERR_FILE when the file
+ * (HAMSYNC_ERR_KEY, _STATE, _SOURCE, _VALUE, _VALUE_TOO_LARGE; _SIGNATURE for a malformed
+ * signature, or one refused when `signatures` are checked); HAMSYNC_ERR_FILE when the file
  * cannot be read. `details` has `file` and `line`.
  */
-export async function validateExport(file: string, limits: Limits): Promise<ValidatedExport> {
+export async function validateExport(file: string, limits: Limits, signatures?: ImportOptions['signatures']): Promise<ValidatedExport> {
   const seen: ExportCounts = { live: 0, history: 0, deferred: 0 };
   let header: ExportCounts | undefined;
   let lines = 0;
   for await (const batch of readLines(file, maxLineBytes(limits))) {
+    const rows: SignedRow[] = [];
     for (const line of batch) {
       lines = line.number;
       if (header === undefined) {
@@ -66,7 +78,9 @@ export async function validateExport(file: string, limits: Limits): Promise<Vali
       }
       const row = parseRow(file, line, limits);
       seen[row.kind]++;
+      if (signatures) rows.push({ checked: row.checked, line: line.number });
     }
+    if (signatures) await verifyRows(file, rows, signatures);
   }
   if (header === undefined) throw lineError('HAMSYNC_ERR_PAYLOAD', file, 1, 'the file is empty: not a hamsync export');
   checkCounts(file, lines, header, seen);
@@ -85,16 +99,40 @@ export async function validateExport(file: string, limits: Limits): Promise<Vali
  */
 export async function importExport(replica: Replica, file: string, options: ImportOptions = {}): Promise<ImportReport> {
   const chunkSize = chunkFor(options, replica.limits);
-  const valid = await checkBeforeImport(file, replica.limits);
+  const valid = await checkBeforeImport(file, replica.limits, options.signatures);
   return importChecked(replica, valid, chunkSize, options);
 }
 
+/** A checked row and its line, for signature checks. */
+interface SignedRow {
+  checked: CheckedUpdate;
+  line: number;
+}
+
+const REFUSED: Record<string, string> = {
+  missing: 'has no signature, but its source has a public key',
+  malformed: 'has a malformed signature',
+  invalid: 'has a signature that does not verify with its source\'s public key',
+  'unknown-source': 'comes from a source with no known public key, and signatures are required',
+};
+
+/** Verifies each row's signature on its own; throws for the first one (in file order) that is refused. */
+async function verifyRows(file: string, rows: readonly SignedRow[], signatures: NonNullable<ImportOptions['signatures']>): Promise<void> {
+  const verdicts = await checkEachAsync(rows.map((r) => r.checked), signatures.keyring, { requireSigned: signatures.requireSigned ?? false });
+  const i = verdicts.findIndex((v) => v instanceof HamsyncError);
+  if (i < 0) return;
+  const err = verdicts[i] as HamsyncError;
+  const row = rows[i] as SignedRow;
+  const why = String(err.details.reason);
+  throw lineError('HAMSYNC_ERR_SIGNATURE', file, row.line, `the row (key ${describe(row.checked.key)}, source ${describe(row.checked.source)}) ${REFUSED[why] ?? why}`, err.details);
+}
+
 /** Pass 1, for an import: the file must not change while it is checked; errors say nothing was imported. */
-async function checkBeforeImport(file: string, limits: Limits): Promise<ValidatedExport> {
+async function checkBeforeImport(file: string, limits: Limits, signatures?: ImportOptions['signatures']): Promise<ValidatedExport> {
   const before = await fileIdentity(file);
   let valid: ValidatedExport;
   try {
-    valid = await validateExport(file, limits);
+    valid = await validateExport(file, limits, signatures);
   } catch (err) {
     if (isHamsyncError(err) && err.code !== 'HAMSYNC_ERR_FILE') throw new HamsyncError(err.code, `${withoutCode(err)}; nothing was imported`, err.details);
     throw err;
@@ -114,13 +152,18 @@ async function importChecked(replica: Replica, valid: ValidatedExport, chunkSize
   const report: ImportReport = { file, lines: 0, counts: valid.counts, updates: 0, imported: 0, duplicates: 0, applied: 0, deferred: 0, chunks: 0 };
   const seen: ExportCounts = { live: 0, history: 0, deferred: 0 };
   let chunk: Update[] = [];
+  let signed: SignedRow[] = [];
   let chars = 0;
   let durable: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
     const updates = chunk;
+    const rows = signed;
     chunk = [];
+    signed = [];
     chars = 0;
+    // Verified again: the file is read again, and must not slip a forgery in between the passes.
+    if (options.signatures) await verifyRows(file, rows, options.signatures);
     const receipt = replica.receive(updates);
     report.chunks++;
     report.updates += updates.length;
@@ -151,6 +194,7 @@ async function importChecked(replica: Replica, valid: ValidatedExport, chunkSize
       const row = parseRow(file, line, replica.limits);
       seen[row.kind]++;
       chunk.push(row.update);
+      if (options.signatures) signed.push({ checked: row.checked, line: line.number });
       chars += line.text.length;
       if (chunk.length >= chunkSize || chars >= CHUNK_CHARS) await flush();
     }
@@ -183,7 +227,7 @@ export interface ImportFileOptions extends ImportOptions {
 export async function importFile(file: string, options: ImportFileOptions): Promise<ImportReport> {
   const limits = resolveLimits(options.limits);
   const chunkSize = chunkFor(options, limits);
-  const valid = await checkBeforeImport(file, limits);
+  const valid = await checkBeforeImport(file, limits, options.signatures);
   const replica = await Replica.open({
     dataDir: options.dataDir,
     limits,

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { HamsyncError } from '../errors.js';
 import type { HistoryRow } from '../store/rows.js';
-import { line, CSV_HEADER, type Format } from './format.js';
+import { line, sigField, CSV_HEADER, type Format } from './format.js';
 
 /** Where replayed rows go. */
 export interface Sink {
@@ -45,7 +45,7 @@ export function replayTopic(ns: string, session: string, key: string): string {
 }
 
 /**
- * Re-publishes rows over MQTT, QoS 1, `{"v","s","src","outcome","deferred","rx"}` on the replay
+ * Re-publishes rows over MQTT, QoS 1, `{"v","s","src","outcome","deferred","rx","g"?}` on the replay
  * topic; at most `window` messages wait for their PUBACK.
  */
 export async function mqttSink(url: string, ns: string, session: string, options: { ca?: Buffer; window?: number; username?: string; password?: string } = {}): Promise<Sink> {
@@ -81,7 +81,7 @@ export async function mqttSink(url: string, ns: string, session: string, options
     async write(state, row) {
       await room(window - 1);
       inflight++;
-      const payload = `{"v":${row.j},"s":${JSON.stringify(state)},"src":${JSON.stringify(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${JSON.stringify(row.rx)}}`;
+      const payload = `{"v":${row.j},"s":${JSON.stringify(state)},"src":${JSON.stringify(row.src)},"outcome":"${row.o}","deferred":${row.d},"rx":${JSON.stringify(row.rx)}${sigField(row)}}`;
       client.publish(replayTopic(ns, session, row.k), payload, { qos: 1 }, (err) => done(err ?? undefined));
     },
     async close() {

@@ -11,6 +11,7 @@ import { decodeBase64url } from './base64url.js';
 import type { Keyring } from './keyring.js';
 import { signingBytes } from './message.js';
 import { SIGNATURE_BYTES, signatureProblem } from './verify.js';
+import { verifyPool, type VerifyItem } from './verify-pool.js';
 
 /** An update as checked (src/model/update.ts CheckedUpdate) plus the signature it came with. */
 export interface SignedUpdate {
@@ -38,7 +39,7 @@ export interface SignatureTally {
   unchecked: number;
 }
 
-type Plan = { verify: KeyObject; bytes: Buffer; data: Buffer } | { skip: true } | { reason: SignatureReason; message: string };
+type Plan = { verify: KeyObject; pub: string; bytes: Buffer; data: Buffer } | { skip: true } | { reason: SignatureReason; message: string };
 
 function plan(u: SignedUpdate, keyring: Keyring, requireSigned: boolean): Plan {
   const key = keyring.keyObject(u.source);
@@ -53,12 +54,16 @@ function plan(u: SignedUpdate, keyring: Keyring, requireSigned: boolean): Plan {
       : { reason: 'malformed', message: `signature ${signatureProblem(u.sig) ?? 'is malformed'}` };
   }
   if (typeof u.state !== 'number' || !Number.isFinite(u.state)) return { reason: 'invalid', message: `state ${describe(u.state)} is not a finite number` };
-  return { verify: key, bytes, data: signingBytes(u.source, u.key, u.state, u.text) };
+  return { verify: key, pub: keyring.pub(u.source) as string, bytes, data: signingBytes(u.source, u.key, u.state, u.text) };
 }
 
 function refuse(batch: readonly SignedUpdate[], index: number, reason: SignatureReason, message: string): never {
+  throw refusal(batch, index, reason, message);
+}
+
+function refusal(batch: readonly SignedUpdate[], index: number, reason: SignatureReason, message: string): HamsyncError {
   const u = batch[index] as SignedUpdate;
-  throw new HamsyncError('HAMSYNC_ERR_SIGNATURE', `update ${index} (key ${describe(u.key)}, source ${describe(u.source)}) ${message}; the batch of ${batch.length} is refused`, {
+  return new HamsyncError('HAMSYNC_ERR_SIGNATURE', `update ${index} (key ${describe(u.key)}, source ${describe(u.source)}) ${message}; the batch of ${batch.length} is refused`, {
     index,
     key: u.key,
     source: u.source,
@@ -83,22 +88,17 @@ export function checkSignatures(batch: readonly SignedUpdate[], keyring: Keyring
   return tally;
 }
 
-function verifyAsync(p: { verify: KeyObject; bytes: Buffer; data: Buffer }): Promise<boolean> {
-  return new Promise((resolve) => {
-    edVerify(null, p.data, p.verify, p.bytes, (err, ok) => resolve(err === null && ok));
-  });
-}
-
 /**
- * The same policy, verifying on libuv's thread pool: the event loop stays free and a batch is
- * verified on several cores. The error names the first bad update, as `checkSignatures` does.
+ * The same policy, verifying on worker threads (verify-pool.ts): the event loop stays free and
+ * a batch is verified on several cores. The error names the first bad update, as
+ * `checkSignatures` does.
  */
 export async function checkSignaturesAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}): Promise<SignatureTally> {
   const requireSigned = policy.requireSigned ?? false;
   const plans = batch.map((u) => plan(u, keyring, requireSigned));
   const firstRefused = plans.findIndex((p) => 'reason' in p);
   const end = firstRefused < 0 ? plans.length : firstRefused;
-  const results = await Promise.all(plans.slice(0, end).map((p) => ('verify' in p ? verifyAsync(p) : Promise.resolve(true))));
+  const results = await verifyPlans(plans.slice(0, end));
   const tally: SignatureTally = { verified: 0, unchecked: 0 };
   for (let i = 0; i < end; i++) {
     if (!results[i]) refuse(batch, i, 'invalid', INVALID(batch[i] as SignedUpdate));
@@ -110,4 +110,40 @@ export async function checkSignaturesAsync(batch: readonly SignedUpdate[], keyri
     refuse(batch, firstRefused, p.reason, p.message);
   }
   return tally;
+}
+
+/** One update's verdict under the policy: passed (verified or unchecked), or its refusal. */
+export type SignatureVerdict = { verified: boolean } | HamsyncError;
+
+/**
+ * The policy applied to each update on its own (for a message that gathers many sources'
+ * updates, such as a catch-up answer): one verdict per update, in order; a refusal is the
+ * HAMSYNC_ERR_SIGNATURE error `checkSignatures([u])` would throw.
+ */
+export async function checkEachAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}): Promise<SignatureVerdict[]> {
+  const requireSigned = policy.requireSigned ?? false;
+  const plans = batch.map((u) => plan(u, keyring, requireSigned));
+  const results = await verifyPlans(plans);
+  return plans.map((p, i) => {
+    const u = batch[i] as SignedUpdate;
+    if ('reason' in p) return refusal([u], 0, p.reason, p.message);
+    if (!results[i]) return refusal([u], 0, 'invalid', INVALID(u));
+    return { verified: 'verify' in p };
+  });
+}
+
+/** Verifies the plans that need it, on the pool; true for the others (skipped, or refused before verifying). */
+async function verifyPlans(plans: readonly Plan[]): Promise<boolean[]> {
+  const items: VerifyItem[] = [];
+  const at: number[] = [];
+  plans.forEach((p, i) => {
+    if (!('verify' in p)) return;
+    items.push({ pub: p.pub, data: p.data, sig: p.bytes });
+    at.push(i);
+  });
+  const out = plans.map(() => true);
+  if (items.length === 0) return out;
+  const ok = await verifyPool.verify(items);
+  at.forEach((i, j) => (out[i] = ok[j] === true));
+  return out;
 }

@@ -59,6 +59,33 @@ export class Outbox {
     }
   }
 
+  /**
+   * The public key whose signatures the queued messages carry, as recorded by `setSigner`
+   * (undefined: none recorded; the messages may be unsigned or signed with another key).
+   */
+  get signer(): string | undefined {
+    return this.store.meta.get('outbox.signer') as string | undefined;
+  }
+
+  /** Records (or clears) the key the queued messages are signed with; resolves once committed. */
+  async setSigner(pub: string | undefined): Promise<void> {
+    if (pub === undefined) void this.store.meta.remove('outbox.signer');
+    else void this.store.meta.put('outbox.signer', pub);
+    await this.store.root.committed;
+  }
+
+  /**
+   * Replaces the payloads of queued messages (same seq, same update count: re-signed, say);
+   * entries acknowledged meanwhile are skipped. Resolves once committed.
+   */
+  async replace(entries: readonly { seq: number; payload: string }[]): Promise<void> {
+    for (const e of entries) {
+      const n = this.counts.get(e.seq);
+      if (n !== undefined) void this.store.outbox.put(e.seq, { p: e.payload, n });
+    }
+    await this.store.root.committed;
+  }
+
   /** Number of queued messages and updates (committed data). */
   size(): { messages: number; updates: number } {
     let messages = 0;

@@ -8,6 +8,14 @@ export interface Entry {
   value: Json;
   state: number;
   source: string;
+  /** Its source's signature (base64url), when it came signed. */
+  sig?: string;
+}
+
+/** `entry`, with `sig` set when the row has a signature (absent otherwise, not undefined). */
+function signed<T extends Entry>(entry: T, g: string | undefined): T {
+  if (g !== undefined) entry.sig = g;
+  return entry;
 }
 
 export interface HistoryEntry extends Entry {
@@ -33,7 +41,7 @@ export function* readLive(store: Store, prefix: string): Generator<Entry> {
   const range = prefix === '' ? {} : { start: prefix };
   for (const { key, value } of store.live.getRange(range)) {
     if (!key.startsWith(prefix)) break;
-    yield { key, value: JSON.parse(value.j) as Json, state: value.s, source: value.src };
+    yield signed({ key, value: JSON.parse(value.j) as Json, state: value.s, source: value.src }, value.g);
   }
 }
 
@@ -48,13 +56,13 @@ export function readHistory(store: Store, key: string, range: HistoryRange): His
 }
 
 export function historyEntry(state: number, row: HistoryRow): HistoryEntry {
-  return { key: row.k, value: JSON.parse(row.j) as Json, state, source: row.src, outcome: row.o, deferred: row.d, received: row.rx };
+  return signed({ key: row.k, value: JSON.parse(row.j) as Json, state, source: row.src, outcome: row.o, deferred: row.d, received: row.rx }, row.g);
 }
 
 export function readDeferred(store: Store, limit: number): DeferredEntry[] {
   const out: DeferredEntry[] = [];
   for (const { key, value } of store.deferred.getRange({ limit: Number.isFinite(limit) ? limit : undefined })) {
-    out.push({ key: key[1], value: JSON.parse(value.j) as Json, state: key[0], source: value.src, received: value.rx });
+    out.push(signed({ key: key[1], value: JSON.parse(value.j) as Json, state: key[0], source: value.src, received: value.rx }, value.g));
   }
   return out;
 }
@@ -92,7 +100,7 @@ export function* scanQuarantine(store: Store, scan: QuarantineScan = {}): Genera
 }
 
 export function quarantineEntry(dbKey: QuarantineKey, row: QuarantineRow): QuarantineEntry {
-  return { key: dbKey[1], value: JSON.parse(row.j) as Json, state: dbKey[2], source: dbKey[0], received: row.rx };
+  return signed({ key: dbKey[1], value: JSON.parse(row.j) as Json, state: dbKey[2], source: dbKey[0], received: row.rx }, row.g);
 }
 
 export function readQuarantine(store: Store, scan: QuarantineScan, limit: number): QuarantineEntry[] {
@@ -110,7 +118,7 @@ export function readQuarantineLog(store: Store, limit: number): QuarantineLogEnt
   const db = store.quarantineLog;
   if (!db) return out;
   for (const { value: r } of db.getRange({ reverse: true, limit: Number.isFinite(limit) ? limit : undefined })) {
-    out.push({ action: r.a, at: r.at, key: r.k, value: JSON.parse(r.j) as Json, state: r.s, source: r.src, received: r.rx });
+    out.push(signed({ action: r.a, at: r.at, key: r.k, value: JSON.parse(r.j) as Json, state: r.s, source: r.src, received: r.rx }, r.g));
   }
   return out;
 }

@@ -1,11 +1,19 @@
 /** How a resolved update ended up, as recorded in history. */
 export type Outcome = 'applied' | 'historical' | 'tie-lost' | 'same';
 
+/**
+ * Every row that holds an update may carry `g`, the signature it arrived with (its source's
+ * Ed25519 signature, base64url; see src/sign). Added after format 1 shipped, optional: rows
+ * without it are unsigned updates, and older readers ignore it.
+ */
+
 /** live: key -> the current winner. `j` is the value's canonical JSON text. */
 export interface LiveRow {
   s: number;
   src: string;
   j: string;
+  /** The winner's signature, republished with it (state topic, catch-up). */
+  g?: string;
 }
 
 /**
@@ -22,6 +30,7 @@ export interface HistoryRow {
   d: boolean;
   /** Local receive time (machine state when it arrived). */
   rx: number;
+  g?: string;
 }
 
 /** deferred: [state, key, seq] -> an update from the future, waiting for the clock. */
@@ -29,6 +38,7 @@ export interface DeferredRow {
   src: string;
   j: string;
   rx: number;
+  g?: string;
 }
 
 export type HistoryKey = [state: number, seq: number];
@@ -66,4 +76,5 @@ export interface QuarantineLogRow {
   j: string;
   /** When the update had been received (machine state). */
   rx: number;
+  g?: string;
 }

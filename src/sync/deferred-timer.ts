@@ -121,7 +121,8 @@ export class DeferredTimer {
     for (const { key, value } of this.store.deferred.getRange({})) {
       const [state, k, seq] = key;
       if (state > now || rows.length >= this.chunk) break;
-      rows.push({ id: key.join('\u0000'), dbKey: [state, k, seq], update: { key: k, state, source: value.src, text: value.j }, rx: value.rx });
+      const update: CheckedUpdate = value.g === undefined ? { key: k, state, source: value.src, text: value.j } : { key: k, state, source: value.src, text: value.j, sig: value.g };
+      rows.push({ id: key.join('\u0000'), dbKey: [state, k, seq], update, rx: value.rx });
     }
     return rows;
   }

@@ -9,7 +9,7 @@ import { emptyNeed, updateBytes, type Need, type QueueAccounts } from './account
 import { overBy } from './admit.js';
 import type { Overlay } from './overlay.js';
 import type { QueueLimits } from './queue-limits.js';
-import { defer, inDeferred, quarantineId, settle, type BatchContext, type Result } from './resolve.js';
+import { defer, inDeferred, quarantineId, settle, withSig, type BatchContext, type Result } from './resolve.js';
 
 /**
  * Which quarantined updates an operator means: `all`, or by source ids and/or key filters
@@ -106,7 +106,11 @@ interface Picked {
 }
 
 function pick(store: Store, scan: QuarantineScan): Picked[] {
-  return [...scanQuarantine(store, scan)].map(({ dbKey, row }) => ({ dbKey, row, update: { key: dbKey[1], state: dbKey[2], source: dbKey[0], text: row.j } }));
+  return [...scanQuarantine(store, scan)].map(({ dbKey, row }) => ({
+    dbKey,
+    row,
+    update: row.g === undefined ? { key: dbKey[1], state: dbKey[2], source: dbKey[0], text: row.j } : { key: dbKey[1], state: dbKey[2], source: dbKey[0], text: row.j, sig: row.g },
+  }));
 }
 
 /** Takes rows out of quarantine in the batch (count moved, audit row written). */
@@ -194,7 +198,7 @@ export class QuarantineLog {
   append(action: QuarantineAction, at: number, p: Picked): void {
     const db = this.store.quarantineLog;
     if (!db) return;
-    void db.put(this.next++, { a: action, at, k: p.update.key, s: p.update.state, src: p.update.source, j: p.row.j, rx: p.row.rx });
+    void db.put(this.next++, withSig({ a: action, at, k: p.update.key, s: p.update.state, src: p.update.source, j: p.row.j, rx: p.row.rx }, p.row.g));
     while (this.next - this.first > this.max) void db.remove(this.first++);
   }
 }

@@ -89,6 +89,8 @@ export interface ChangeEvent {
   state: number;
   source: string;
   deferred: boolean;
+  /** The source's signature of the update (base64url), when it came signed. */
+  sig?: string;
 }
 
 export type { Admission, DeferredEntry, DropReport, Entry, HistoryEntry, HistoryRange, Decision, QuarantineEntry, QuarantineLogEntry, QuarantineSelector, QueueLimits, ReleaseReport, Result, SourceQueues };
@@ -182,7 +184,9 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
    * Validates the whole batch (any invalid update throws a coded HamsyncError and nothing is
    * written), checks the per-source queue caps (over one: HAMSYNC_ERR_DEFERRED_FULL or
    * HAMSYNC_ERR_QUARANTINE_FULL, nothing written), then resolves every update with HAM (or
-   * quarantines it, beyond the horizon) and writes the outcome in one transaction.
+   * quarantines it, beyond the horizon) and writes the outcome in one transaction. An update's
+   * `sig` (its source's signature) is checked for form only and stored with it; verifying it is
+   * the caller's policy (src/sign: the hub and the daemon verify before calling this).
    */
   receive(updates: readonly unknown[]): Receipt {
     this.assertOpen();
@@ -305,7 +309,10 @@ export class Replica extends EventEmitter<{ change: [ChangeEvent]; error: [Error
   get(key: string): Entry | undefined {
     this.assertOpen();
     const row = this.overlay.getLive(key) ?? this.store.live.get(key);
-    return row && { key, value: JSON.parse(row.j) as Json, state: row.s, source: row.src };
+    if (!row) return undefined;
+    const entry: Entry = { key, value: JSON.parse(row.j) as Json, state: row.s, source: row.src };
+    if (row.g !== undefined) entry.sig = row.g;
+    return entry;
   }
 
   /** Every live entry in key order, optionally only keys starting with `prefix` (committed data). */
@@ -434,6 +441,7 @@ class AppliedChange implements ChangeEvent {
   readonly state: number;
   readonly source: string;
   readonly deferred: boolean;
+  readonly sig?: string;
 
   constructor(c: Change) {
     this.key = c.key;
@@ -441,6 +449,7 @@ class AppliedChange implements ChangeEvent {
     this.state = c.state;
     this.source = c.source;
     this.deferred = c.deferred;
+    if (c.sig !== undefined) this.sig = c.sig;
   }
 
   get value(): Json {

@@ -20,6 +20,8 @@ export interface Change {
   text: string;
   /** True when it had waited in the deferred queue. */
   deferred: boolean;
+  /** The winner's signature, if it came signed. */
+  sig?: string;
 }
 
 /** Shared, mutable state of one write batch. */
@@ -65,7 +67,7 @@ export function inDeferred(ctx: Pick<BatchContext, 'store' | 'overlay'>, u: Chec
 /** Queues an update from the future into the deferred queue. */
 export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
   if (inDeferred(ctx, u)) return { decision: 'defer', duplicate: true };
-  void ctx.store.deferred.put([u.state, u.key, ctx.seq++], { src: u.source, j: u.text, rx });
+  void ctx.store.deferred.put([u.state, u.key, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
   ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
   ctx.ledger.add(u.source, 'deferred', 1, updateBytes(u.key, u.text));
   return { decision: 'defer', duplicate: false };
@@ -92,7 +94,7 @@ export function quarantine(ctx: BatchContext, u: CheckedUpdate, rx: number): Res
   if (inQuarantine(ctx, u)) return { decision: 'quarantine', duplicate: true };
   const db = ctx.store.quarantine;
   if (!db) throw new Error('the store has no quarantine database (opened read-only?)');
-  void db.put([u.source, u.key, u.state, ctx.seq++], { src: u.source, j: u.text, rx });
+  void db.put([u.source, u.key, u.state, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
   ctx.overlay.addFingerprint(`q${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
   ctx.ledger.add(u.source, 'quarantine', 1, updateBytes(u.key, u.text));
   return { decision: 'quarantine', duplicate: false };
@@ -112,15 +114,18 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   let outcome: Outcome;
   if (decision === 'apply') {
     outcome = 'applied';
-    const row: LiveRow = { s: u.state, src: u.source, j: u.text };
+    const row: LiveRow = withSig({ s: u.state, src: u.source, j: u.text }, u.sig);
     void ctx.store.live.put(u.key, row);
     ctx.overlay.setLive(u.key, row, ctx.batch);
-    ctx.changes.push({ key: u.key, state: u.state, source: u.source, text: u.text, deferred: wasDeferred });
+    const change: Change = { key: u.key, state: u.state, source: u.source, text: u.text, deferred: wasDeferred };
+    if (u.sig !== undefined) change.sig = u.sig;
+    ctx.changes.push(change);
   } else if (decision === 'same') {
     outcome = 'same';
-    // Equal value from another source: the lexically greater source is credited, so every replica agrees.
+    // Equal value from another source: the lexically greater source is credited, so every replica
+    // agrees; its signature goes with it (the live row's signature is always its source's).
     if (current && u.source > current.src) {
-      const row: LiveRow = { s: current.s, src: u.source, j: current.j };
+      const row: LiveRow = withSig({ s: current.s, src: u.source, j: current.j }, u.sig);
       void ctx.store.live.put(u.key, row);
       ctx.overlay.setLive(u.key, row, ctx.batch);
     }
@@ -128,10 +133,16 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
     outcome = current && current.s === u.state ? 'tie-lost' : 'historical';
   }
   const seq = ctx.seq++;
-  void ctx.store.history.put([u.state, seq], { k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx });
+  void ctx.store.history.put([u.state, seq], withSig({ k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx }, u.sig));
   void ctx.store.historyByKey.put([u.key, u.state, seq], true);
   // An applied row is recognised through the live view while it is live (and the overlay marks it
   // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
   if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
   return { decision, duplicate: false };
+}
+
+/** `row` with its signature field `g` when there is one (unsigned rows keep their old shape). */
+export function withSig<T extends object>(row: T, sig: string | undefined): T & { g?: string } {
+  if (sig !== undefined) (row as { g?: string }).g = sig;
+  return row;
 }

@@ -10,6 +10,8 @@ export interface WireUpdate {
   /** Canonical JSON text of the value. */
   text: string;
   source?: string;
+  /** The source's signature (base64url), sent as the optional field "g". */
+  sig?: string;
 }
 
 /** Limits on what is parsed at all. */
@@ -22,19 +24,24 @@ export const DEFAULT_WIRE_LIMITS: WireLimits = { maxPayloadBytes: 256 * 1024 };
 
 const q = JSON.stringify;
 
-/** `{"src":…,"u":[{"k":…,"v":…,"s":…},…]}`: a device's put message. */
+/** `,"g":…` when the update is signed, else nothing (old receivers ignore the field). */
+function g(sig: string | undefined): string {
+  return sig === undefined ? '' : `,"g":${q(sig)}`;
+}
+
+/** `{"src":…,"u":[{"k":…,"v":…,"s":…,"g"?:…},…]}`: a device's put message. */
 export function encodePut(source: string, updates: readonly WireUpdate[]): string {
-  return `{"src":${q(source)},"u":[${updates.map((u) => `{"k":${q(u.key)},"v":${u.text},"s":${q(u.state)}}`).join(',')}]}`;
+  return `{"src":${q(source)},"u":[${updates.map((u) => `{"k":${q(u.key)},"v":${u.text},"s":${q(u.state)}${g(u.sig)}}`).join(',')}]}`;
 }
 
-/** `{"v":…,"s":…,"src":…}`: the resolved value of one key, on its state topic. */
-export function encodeState(text: string, state: number, source: string): string {
-  return `{"v":${text},"s":${q(state)},"src":${q(source)}}`;
+/** `{"v":…,"s":…,"src":…,"g"?:…}`: the resolved value of one key, on its state topic, with its source's signature. */
+export function encodeState(text: string, state: number, source: string, sig?: string): string {
+  return `{"v":${text},"s":${q(state)},"src":${q(source)}${g(sig)}}`;
 }
 
-/** Catch-up answer chunk: `{"pv":1,"id":…,"u":[{"k","v","s","src"}],"done":bool}`. */
+/** Catch-up answer chunk: `{"pv":1,"id":…,"u":[{"k","v","s","src","g"?}],"done":bool}`. */
 export function encodeSyncResponse(id: string, updates: readonly WireUpdate[], done: boolean): string {
-  const u = updates.map((x) => `{"k":${q(x.key)},"v":${x.text},"s":${q(x.state)},"src":${q(x.source ?? '')}}`).join(',');
+  const u = updates.map((x) => `{"k":${q(x.key)},"v":${x.text},"s":${q(x.state)},"src":${q(x.source ?? '')}${g(x.sig)}}`).join(',');
   return `{"pv":${PROTOCOL_VERSION},"id":${q(id)},"u":[${u}],"done":${done}}`;
 }
 
@@ -74,6 +81,15 @@ export interface DecodedUpdate {
   value: Json;
   state: unknown;
   source: unknown;
+  /** Field "g", present only when the message had one; its form is checked with the update (checkUpdate). */
+  sig?: unknown;
+}
+
+/** The decoded update of wire object `x` (its "g" carried only when present). */
+function decoded(x: Record<string, unknown>, key: unknown, source: unknown): DecodedUpdate {
+  const u: DecodedUpdate = { key, value: x.v as Json, state: x.s, source };
+  if (Object.hasOwn(x, 'g')) u.sig = x.g;
+  return u;
 }
 
 function updatesOf(obj: Record<string, unknown>, what: string): Record<string, unknown>[] {
@@ -99,14 +115,24 @@ export function decodePut(payload: Buffer | string, topicDevice: string, limits:
     throw new HamsyncError('HAMSYNC_ERR_TOPIC', `put payload src ${describe(obj.src)} differs from the topic's device ${describe(topicDevice)}`);
   }
   const source = topicDevice;
-  return { source, updates: updatesOf(obj, 'put').map((x) => ({ key: x.k, value: x.v as Json, state: x.s, source })) };
+  return { source, updates: updatesOf(obj, 'put').map((x) => decoded(x, x.k, source)) };
 }
 
 export function decodeSyncResponse(payload: Buffer | string, limits: WireLimits = DEFAULT_WIRE_LIMITS): { id: string; done: boolean; updates: DecodedUpdate[] } {
   const obj = parseObject(payload, limits, 'sync response');
   if (typeof obj.id !== 'string') throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', 'sync response has no string "id"');
   const updates = Array.isArray(obj.u) && obj.u.length === 0 ? [] : updatesOf(obj, 'sync response');
-  return { id: obj.id, done: obj.done === true, updates: updates.map((x) => ({ key: x.k, value: x.v as Json, state: x.s, source: x.src })) };
+  return { id: obj.id, done: obj.done === true, updates: updates.map((x) => decoded(x, x.k, x.src)) };
+}
+
+/**
+ * Decodes a state message (`key` from its topic): the hub's resolved value of one key, as the one
+ * update `{"v","s","src","g"?}` that won. Validity (and the signature) is checked by the receiver.
+ */
+export function decodeState(payload: Buffer | string, key: string, limits: WireLimits = DEFAULT_WIRE_LIMITS): DecodedUpdate {
+  const obj = parseObject(payload, limits, 'state');
+  if (!('v' in obj)) throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', 'state payload must be an object with "v", "s" and "src"');
+  return decoded(obj, key, obj.src);
 }
 
 export function decodeSyncRequest(payload: Buffer | string, limits: WireLimits = DEFAULT_WIRE_LIMITS): { id: string; filters: string[] } {

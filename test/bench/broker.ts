@@ -5,6 +5,9 @@
  *  (a) updates/s from 10 simulated devices (10 mqtt.js clients, each its own device id, QoS 1,
  *      a fixed in-flight window per client) with 1 and with 100 updates per message, through our
  *      broker and through a plain Aedes with no hub; same clients, same payloads.
+ *      At 100 updates per message also "hub, signed puts": every update signed by its device's
+ *      Ed25519 key (signed before the run, in this process), the hub holding the 10 public keys
+ *      and verifying each update before HAM; reported against the unsigned hub.
  *  (b) p50/p99 put -> state-topic latency at a fixed 2,000 updates/s (paced publisher, subscriber
  *      on hamsync/default/state/#, send time embedded in the value), with two references: plain
  *      Aedes forwarding the put to a subscriber, and the disk's floor (raw lmdb-js put -> flushed
@@ -20,7 +23,8 @@
  * broker children with `--cpu-prof --cpu-prof-dir=<dir>`.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,21 +58,23 @@ const AEDES_LATENCY_MS = 5_000;
 /** States well in the past of the hub's wall clock (nothing deferred), increasing per device. */
 const STATE_BASE = Date.now() - 1e9;
 
-export type Kind = 'hub' | 'aedes';
+export type Kind = 'hub' | 'aedes' | 'hub-signed';
+/** Signed put messages made ahead of a signed run, per device (enough for its warm-up and measured window; more are signed on the fly). */
+const SIGNED_POOL = 60;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Child: one broker, controlled over stdin ("usage" -> one JSON line on stdout, "quit" -> exit).
 
-async function serve(kind: Kind, dataDir: string): Promise<void> {
+async function serve(kind: Kind, dataDir: string, keysFile?: string): Promise<void> {
   let port: number;
   let close: () => Promise<void>;
   let stats: () => Record<string, number> = () => ({});
-  if (kind === 'hub') {
+  if (kind === 'hub' || kind === 'hub-signed') {
     const { startBroker } = await import('../../broker/server.js');
     // The per-device rate limit is off here: the bench measures how fast the hub can go.
-    const broker = await startBroker({ port: 0, host: HOST, dataDir, ns: NS, rateLimit: { perSecond: 0 } });
+    const broker = await startBroker({ port: 0, host: HOST, dataDir, ns: NS, rateLimit: { perSecond: 0 }, ...(keysFile ? { keysFile } : {}) });
     port = broker.port;
     close = () => broker.close();
     stats = () => broker.hub.counters.snapshot();
@@ -123,12 +129,12 @@ class BrokerChild {
     this.exited = new Promise((r) => child.on('close', (code) => r(code)));
   }
 
-  static async start(kind: Kind): Promise<BrokerChild> {
+  static async start(kind: Kind, keysFile?: string): Promise<BrokerChild> {
     const dataDir = mkdtempSync(join(tmpdir(), `hamsync-bench-broker-${kind}-`));
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
     const prof = process.env.BENCH_BROKER_PROF;
-    const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`] : []), SELF, '--serve', kind, dataDir];
+    const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`] : []), SELF, '--serve', kind, dataDir, ...(keysFile ? [keysFile] : [])];
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     const lines = createInterface({ input: child.stdout });
     const waiting: ((line: string) => void)[] = [];
@@ -173,23 +179,59 @@ function end(client: MqttClient): Promise<void> {
   return new Promise((r) => client.end(false, {}, () => r()));
 }
 
-/** One simulated device's put payloads: keys `<dev>/m<n>`, states increasing, values like telemetry. */
+/**
+ * One simulated device's put payloads: keys `<dev>/m<n>`, states increasing, values like
+ * telemetry; with a private key, each update signed as src/sign does (`prepare` signs ahead).
+ */
 class Device {
   readonly topic: string;
   private seq = 0;
+  private readonly ready: string[] = [];
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string,
+    private readonly key?: KeyObject,
+  ) {
     this.topic = `hamsync/${NS}/put/${id}`;
   }
 
+  /** Makes `messages` payloads of `updates` ahead of time (signing is the costly part). */
+  prepare(messages: number, updates: number): void {
+    for (let i = 0; i < messages; i++) this.ready.push(this.make(updates));
+  }
+
   payload(updates: number): string {
+    return this.ready.shift() ?? this.make(updates);
+  }
+
+  private make(updates: number): string {
     const u: string[] = [];
     for (let j = 0; j < updates; j++) {
       const n = this.seq++;
-      u.push(`{"k":"${this.id}/m${n % KEYS_PER_DEVICE}","v":{"u":"C","v":${(n % 10_000) / 100}},"s":${STATE_BASE + n}}`);
+      const k = `${this.id}/m${n % KEYS_PER_DEVICE}`;
+      const v = `{"u":"C","v":${(n % 10_000) / 100}}`;
+      const s = STATE_BASE + n;
+      // The signed bytes (src/sign/message.ts); `v` is already canonical JSON text.
+      const g = this.key ? `,"g":"${edSign(null, Buffer.from(JSON.stringify(['hamsync-sig/1', this.id, k, s, v])), this.key).toString('base64url')}"` : '';
+      u.push(`{"k":"${k}","v":${v},"s":${s}${g}}`);
     }
     return `{"src":"${this.id}","u":[${u.join(',')}]}`;
   }
+}
+
+/** Keys for the devices and the keys file the signed hub reads; removed by the caller. */
+function deviceKeys(ids: string[]): { keys: Map<string, KeyObject>; dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'hamsync-bench-keys-'));
+  const keys = new Map<string, KeyObject>();
+  const pubs: Record<string, string> = {};
+  for (const id of ids) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    keys.set(id, privateKey);
+    pubs[id] = publicKey.export({ format: 'jwk' }).x as string;
+  }
+  const file = join(dir, 'keys.json');
+  writeFileSync(file, JSON.stringify({ version: 1, keys: pubs }));
+  return { keys, dir, file };
 }
 
 export interface Throughput {
@@ -204,9 +246,12 @@ export interface Throughput {
 }
 
 export async function throughput(kind: Kind, perMessage: number): Promise<Throughput> {
-  const broker = await BrokerChild.start(kind);
+  const ids = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`);
+  const signing = kind === 'hub-signed' ? deviceKeys(ids) : undefined;
+  const devices = ids.map((id) => new Device(id, signing?.keys.get(id)));
+  if (signing) for (const d of devices) d.prepare(SIGNED_POOL, perMessage);
+  const broker = await BrokerChild.start(kind, signing?.file);
   try {
-    const devices = Array.from({ length: DEVICES }, (_, i) => new Device(`dev-${i}`));
     const clients = await Promise.all(devices.map((d) => connect(broker.port, `bench-${d.id}`)));
     const window = WINDOW[perMessage] ?? 16;
     let counting = false;
@@ -246,11 +291,12 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
     if (failure) throw failure;
     await Promise.all(clients.map(end));
     const seconds = (t1 - t0) / 1000;
-    if (kind === 'hub') {
+    if (kind !== 'aedes') {
       const s = u1.stats;
-      const rejected = s['messages.rejected'] ?? 0;
+      const rejected = (s['messages.rejected'] ?? 0) + (s['messages.signature-refused'] ?? 0);
       if (rejected > 0) throw new Error(`hub rejected ${rejected} bench messages: ${JSON.stringify(s)}`);
       if ((s['updates.accepted'] ?? 0) < acked * perMessage) throw new Error(`hub accepted fewer updates than were acknowledged: ${JSON.stringify(s)}`);
+      if (kind === 'hub-signed' && (s['sig.verified'] ?? 0) < (s['updates.accepted'] ?? 0)) throw new Error(`signed hub accepted updates it did not verify: ${JSON.stringify(s)}`);
     }
     return {
       msgsPerSec: acked / seconds,
@@ -261,6 +307,7 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
     };
   } finally {
     await broker.stop();
+    if (signing) rmSync(signing.dir, { recursive: true, force: true });
   }
 }
 
@@ -399,10 +446,11 @@ const pct = (n: number): string => `${Math.round(n)}%`;
 export async function benchBroker(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const perMessage of [1, 100]) {
-    const runs: Record<Kind, Throughput[]> = { hub: [], aedes: [] };
+    const runs: Record<Kind, Throughput[]> = { hub: [], aedes: [], 'hub-signed': [] };
+    const kinds: Kind[] = perMessage === 100 ? ['aedes', 'hub', 'hub-signed'] : ['aedes', 'hub'];
     // Alternate the brokers so drift in machine load hits both.
     for (let rep = 0; rep < REPS; rep++) {
-      for (const kind of ['aedes', 'hub'] as const) runs[kind].push(await throughput(kind, perMessage));
+      for (const kind of kinds) runs[kind].push(await throughput(kind, perMessage));
     }
     const best = (kind: Kind): Throughput => runs[kind].reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
     const aedes = best('aedes');
@@ -424,6 +472,16 @@ export async function benchBroker(): Promise<Row[]> {
         (perMessage === 1 ? `aim >= 0.5: ${ratio >= 0.5 ? 'met' : 'MISSED'}` : `aim >= 100,000 updates/s through the hub: ${hub.updatesPerSec >= 100_000 ? 'met' : 'MISSED'}`) +
         `; broker CPU per message: hub ${(hub.brokerUsPerMsg / aedes.brokerUsPerMsg).toFixed(1)}x plain Aedes`,
     });
+    if (runs['hub-signed'].length > 0) {
+      const signed = best('hub-signed');
+      rows.push({ name: `hub, signed puts (Ed25519 verified before HAM), ${label}`, value: value(signed), unit, note: detail('hub-signed', signed) });
+      rows.push({
+        name: `hub signed / hub unsigned, ${label}`,
+        value: Math.round((value(signed) / value(hub)) * 100) / 100,
+        unit: 'x',
+        note: `broker CPU per update: ${(signed.brokerUsPerMsg / perMessage).toFixed(0)} µs signed, ${(hub.brokerUsPerMsg / perMessage).toFixed(0)} µs unsigned`,
+      });
+    }
   }
 
   const hubLat = await latency('hub', LATENCY_MS);
@@ -450,8 +508,8 @@ export function formatRows(rows: Row[]): string {
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === SELF;
 if (isMain && process.argv[2] === '--serve') {
   const kind = process.argv[3];
-  if (kind !== 'hub' && kind !== 'aedes') throw new Error(`--serve hub|aedes, got ${kind}`);
-  serve(kind, process.argv[4] as string).catch((err: unknown) => {
+  if (kind !== 'hub' && kind !== 'aedes' && kind !== 'hub-signed') throw new Error(`--serve hub|aedes|hub-signed, got ${kind}`);
+  serve(kind, process.argv[4] as string, process.argv[5]).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

@@ -49,6 +49,8 @@ const CHECK_CODES: readonly ErrorCode[] = [
   'HAMSYNC_ERR_SOURCE',
   'HAMSYNC_ERR_VALUE',
   'HAMSYNC_ERR_VALUE_TOO_LARGE',
+  // A present "g" that is not a well-formed signature.
+  'HAMSYNC_ERR_SIGNATURE',
 ];
 
 const protoNames = (): string => JSON.stringify([Object.prototype, Array.prototype, Function.prototype, String.prototype].map((p) => Object.getOwnPropertyNames(p).sort()));
@@ -121,7 +123,7 @@ function assertAccepted(decoded: readonly DecodedUpdate[], checked: readonly Che
   });
 }
 
-const wireOf = (checked: readonly CheckedUpdate[]) => checked.map((c) => ({ key: c.key, state: c.state, text: c.text, source: c.source }));
+const wireOf = (checked: readonly CheckedUpdate[]) => checked.map((c) => ({ key: c.key, state: c.state, text: c.text, source: c.source, sig: c.sig }));
 
 /** decodePut + checkBatch as the hub does; checks whatever passes and its round trip. */
 function ingestPut(payload: Buffer | string, device = DEVICE, wire = DEFAULT_WIRE_LIMITS): ErrorCode | 'ok' {
