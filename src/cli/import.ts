@@ -1,5 +1,7 @@
 import type { Argv } from 'yargs';
+import { HamsyncError } from '../errors.js';
 import { importFile, type ImportReport } from '../replay/import.js';
+import { loadKeyring } from '../sign/keyring.js';
 import { parseDuration } from '../util/duration.js';
 import { defaultDataDir } from './shared.js';
 
@@ -13,6 +15,9 @@ export function builder(y: Argv) {
     .option('clock-offset', { type: 'string', default: '0', describe: 'the replica\'s clock offset, as given to its daemon (+5s, -2m, 250ms)' })
     .option('chunk', { type: 'number', default: 5000, describe: 'updates per transaction' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+    .option('keys', { type: 'string', describe: 'verify signatures with this keys file (see `hamsync key list --json`); the first bad row refuses the file' })
+    .option('users', { type: 'string', describe: 'a users file whose `pub` fields are public keys too' })
+    .option('require-signed', { type: 'boolean', default: false, describe: 'with --keys/--users: also refuse rows from sources with no known key' })
     .example('$0 import pi-7.ndjson --data-dir /var/lib/hamsync', 'stop the daemon, import, start it again')
     .epilogue(
       'The whole file is checked first: if any line is bad, the first one is reported as FILE:LINE and nothing is imported. ' +
@@ -23,8 +28,12 @@ export function builder(y: Argv) {
     );
 }
 
-export async function handler(argv: { file: string; dataDir: string; clockOffset: string; chunk: number; json: boolean }): Promise<void> {
-  const report = await importFile(argv.file, { dataDir: argv.dataDir, clockOffsetMs: parseDuration(argv.clockOffset, 'clock-offset'), chunk: argv.chunk });
+export async function handler(argv: { file: string; dataDir: string; clockOffset: string; chunk: number; json: boolean; keys?: string; users?: string; requireSigned: boolean }): Promise<void> {
+  if (argv.requireSigned && argv.keys === undefined && argv.users === undefined) {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', '--require-signed needs --keys or --users (the public keys to verify with)', { field: 'require-signed' });
+  }
+  const signatures = argv.keys !== undefined || argv.users !== undefined ? { keyring: loadKeyring({ keys: argv.keys, users: argv.users }), requireSigned: argv.requireSigned } : undefined;
+  const report = await importFile(argv.file, { dataDir: argv.dataDir, clockOffsetMs: parseDuration(argv.clockOffset, 'clock-offset'), chunk: argv.chunk, ...(signatures ? { signatures } : {}) });
   process.stdout.write(argv.json ? `${JSON.stringify(report)}\n` : text(report, argv.dataDir));
 }
 

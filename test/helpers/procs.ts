@@ -326,6 +326,8 @@ export interface KeyView {
   v: unknown;
   s: number;
   src: string;
+  /** The source's signature, when the update was signed. */
+  g?: string;
 }
 
 export interface HistoryRow extends KeyView {
