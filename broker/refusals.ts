@@ -1,0 +1,82 @@
+import type { Client, PublishPacket } from 'aedes';
+import type { Counters } from '../src/counters.js';
+import type { HamsyncError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { LogThrottle } from '../src/log-throttle.js';
+
+/**
+ * Aedes' authorizePublish callback: null lets the message through (Aedes acknowledges it and
+ * forwards it, unless `Refusals.forwardable` says no); an error withholds the PUBACK and
+ * disconnects the client.
+ */
+export type Ack = (err?: Error | null) => void;
+
+/**
+ * How the hub turns messages away, each counted and logged. A rejected message is acknowledged
+ * (so the sender does not retry forever) but never forwarded; a refused one (over the rate limit,
+ * bad signature) gets no PUBACK and its client is disconnected.
+ */
+export class Refusals {
+  /** Every refusal is counted; log lines are thinned to one per second per code and client (device, for rate and signature refusals). */
+  private readonly logThrottle = new LogThrottle();
+  /** Payloads of rejected messages: acknowledged (so the sender does not retry forever) but never forwarded. */
+  private readonly rejected = new WeakSet<Buffer>();
+
+  constructor(
+    private readonly counters: Counters,
+    private readonly log: Logger,
+  ) {}
+
+  /** For authorizeForward: false for a message that was rejected. */
+  forwardable(packet: PublishPacket): boolean {
+    return !this.rejected.has(packet.payload as Buffer);
+  }
+
+  /** Marks a message rejected (the caller still acknowledges it): counted, logged, never forwarded or retained. */
+  reject(client: Client | null, packet: PublishPacket, code: string, reason: string): void {
+    this.rejected.add(packet.payload as Buffer);
+    packet.retain = false;
+    this.counters.inc('messages.rejected');
+    this.counters.inc(`rejected.${code}`);
+    const line = this.logThrottle.take(`${code}\u0000${client?.id ?? ''}`);
+    if (line) this.log.warn('message rejected', { code, reason, topic: packet.topic.slice(0, 200), client: client?.id, bytes: packet.payload.length, ...suppressed(line) });
+  }
+
+  /**
+   * A put over its device's rate limit: no PUBACK and the client is disconnected, so a daemon
+   * keeps the message in its outbox and sends it again after reconnecting, when its bucket has
+   * refilled; nothing is lost.
+   */
+  refuseRate(client: Client | null, device: string, reason: string, cb: Ack): void {
+    this.counters.inc('messages.rate-limited');
+    this.counters.inc('rejected.HAMSYNC_ERR_RATE');
+    const line = this.logThrottle.take(`HAMSYNC_ERR_RATE\u0000${device}`);
+    if (line) this.log.warn('rate limit: message refused, disconnecting the client', { code: 'HAMSYNC_ERR_RATE', reason, client: client?.id, ...suppressed(line) });
+    cb(new Error(`HAMSYNC_ERR_RATE: ${reason}`));
+  }
+
+  /**
+   * A put with a missing, malformed or forged signature (or unsigned, under requireSigned): no
+   * PUBACK and the client is disconnected, like an ACL refusal. Nothing is stored or forwarded.
+   * A daemon never sends one unless misconfigured (its key is not the one the hub has); it keeps
+   * the message in its outbox, and it goes through once the keys agree.
+   */
+  refuseSignature(client: Client | null, device: string, err: HamsyncError, cb: Ack): void {
+    const why = typeof err.details.reason === 'string' ? err.details.reason : 'invalid';
+    this.counters.inc('messages.signature-refused');
+    this.counters.inc('rejected.HAMSYNC_ERR_SIGNATURE');
+    this.counters.inc(`sig.refused.${why}`);
+    const line = this.logThrottle.take(`HAMSYNC_ERR_SIGNATURE\u0000${device}`);
+    if (line) {
+      this.log.warn('signature refused: message dropped, disconnecting the client', {
+        code: 'HAMSYNC_ERR_SIGNATURE', why, device, reason: err.message, client: client?.id, ...suppressed(line),
+      });
+    }
+    cb(new Error(err.message));
+  }
+}
+
+/** The log field saying how many lines the throttle held back since the last one (none if 0). */
+function suppressed(line: { suppressed: number }): { suppressedSinceLast?: number } {
+  return line.suppressed ? { suppressedSinceLast: line.suppressed } : {};
+}

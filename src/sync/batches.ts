@@ -1,0 +1,68 @@
+import { HamsyncError } from '../errors.js';
+import type { Store } from '../store/open.js';
+import { Ledger, type QueueAccounts } from './accounts.js';
+import { newBatch, type Overlay } from './overlay.js';
+import type { BatchContext, Change, Result } from './resolve.js';
+
+/** What `receive` returns: decisions now, and promises for the commit and for durability. */
+export interface Receipt {
+  results: Result[];
+  /** Resolves when the batch (and everything before it) is committed and visible to readers. */
+  committed: Promise<void>;
+  /** Resolves when the batch (and everything before it) is flushed to disk: safe to acknowledge. */
+  durable: Promise<void>;
+}
+
+/**
+ * Begins and ends a replica's write batches (each one LMDB transaction): a batch takes the next
+ * history/deferred sequence numbers, and its receipt settles only after every earlier batch's,
+ * so receipts settle in write order; its changes are announced once it has committed.
+ */
+export class Batches {
+  private seq: number;
+  private lastCommitted: Promise<unknown> = Promise.resolve();
+  private lastDurable: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly overlay: Overlay,
+    private readonly accounts: QueueAccounts,
+    /** Called with a batch's changes once it has committed (and the overlay has let go of it). */
+    private readonly announce: (changes: Change[]) => void,
+  ) {
+    this.seq = (store.meta.get('seq') as number | undefined) ?? 0;
+  }
+
+  begin(): BatchContext {
+    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], seq: this.seq, ledger: new Ledger(this.accounts) };
+  }
+
+  finish(ctx: BatchContext, results: Result[] = []): Receipt {
+    if (ctx.seq !== this.seq) {
+      this.seq = ctx.seq;
+      void this.store.meta.put('seq', ctx.seq);
+    }
+    const root = this.store.root;
+    // Both are lazy thenables over "everything written so far": take them now, in this turn.
+    const committed = new Promise<void>((resolve, reject) => root.committed.then(() => resolve(), reject));
+    const flushed = new Promise<void>((resolve, reject) => root.flushed.then(() => resolve(), reject));
+    // Chained, so receipts settle in the order their batches were written.
+    const settled = Promise.all([this.lastCommitted, committed]).then(
+      () => {
+        this.overlay.settle(ctx.batch);
+        this.announce(ctx.changes);
+      },
+      (err: unknown) => {
+        this.overlay.settle(ctx.batch, false);
+        ctx.ledger.revert();
+        throw new HamsyncError('HAMSYNC_ERR_STORE', `commit failed: ${(err as Error).message}`);
+      },
+    );
+    const durable = Promise.all([this.lastDurable, settled, flushed]).then(() => undefined);
+    this.lastCommitted = settled.catch(() => undefined);
+    this.lastDurable = durable.catch(() => undefined);
+    settled.catch(() => undefined);
+    durable.catch(() => undefined);
+    return { results, committed: settled, durable };
+  }
+}

@@ -1,0 +1,112 @@
+import type { EventEmitter } from 'node:events';
+import type { Counters } from '../counters.js';
+import type { Clock } from '../ham/clock.js';
+import { resolveLimits, type Limits } from '../model/limits.js';
+import type { Store } from '../store/open.js';
+import { QueueAccounts } from './accounts.js';
+import { Batches } from './batches.js';
+import { changeEvents, type ChangeEvent } from './change-event.js';
+import { DeferredTimer } from './deferred-timer.js';
+import { Overlay } from './overlay.js';
+import { QuarantineLog } from './quarantine.js';
+import { QueueOps } from './queue-ops.js';
+import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
+import { replicaClock, type ReplicaOptions } from './replica-options.js';
+import type { Change } from './resolve.js';
+import { Retention, type RetentionOptions } from './retention.js';
+import { WritePath } from './write-path.js';
+
+/** The parts behind a replica's API (src/sync/replica.ts), over one open store. */
+export interface ReplicaParts {
+  readonly store: Store;
+  readonly overlay: Overlay;
+  readonly clock: Clock;
+  readonly limits: Limits;
+  readonly queueLimits: QueueLimits;
+  readonly writes: WritePath;
+  readonly queueOps: QueueOps;
+  readonly timer: DeferredTimer;
+}
+
+/** What the parts need from the replica that owns them. */
+export interface ReplicaHooks {
+  readonly counters: Counters;
+  /** Throws HAMSYNC_ERR_CLOSED once the replica is closed. */
+  assertOpen(): void;
+  /** A committed batch's changes, to emit as `change` events. */
+  announce(changes: Change[]): void;
+  /** A background failure (deferred timer, retention), to emit as `error`. */
+  onError(err: Error): void;
+}
+
+/** The events a replica emits. */
+export type ReplicaEvents = { change: [ChangeEvent]; error: [Error] };
+
+/** Hooks that emit on `replica`: committed changes as `change` events, background failures as `error` (only when someone listens). */
+export function emitterHooks(replica: EventEmitter<ReplicaEvents>, counters: Counters, assertOpen: () => void): ReplicaHooks {
+  return {
+    counters,
+    assertOpen,
+    announce: (changes) => {
+      if (replica.listenerCount('change') === 0) return;
+      for (const e of changeEvents(changes)) replica.emit('change', e);
+    },
+    onError: (err) => {
+      if (replica.listenerCount('error') > 0) replica.emit('error', err);
+    },
+  };
+}
+
+/** Builds a replica's parts over an open store (rebuilding the queue counts from it); the timer is not started yet. */
+export function assemble(store: Store, options: ReplicaOptions, hooks: ReplicaHooks): ReplicaParts {
+  const limits = resolveLimits(options.limits);
+  const queueLimits = resolveQueueLimits(options);
+  const accounts = QueueAccounts.rebuild(store);
+  const quarantineLog = new QuarantineLog(store);
+  const clock = replicaClock(store, options);
+  const overlay = new Overlay();
+  const batches = new Batches(store, overlay, accounts, (changes) => hooks.announce(changes));
+  const writes = new WritePath({
+    store, overlay, accounts, queueLimits, clock, batches, counters: hooks.counters,
+    assertOpen: () => hooks.assertOpen(),
+    deferredAt: (state) => timer.consider(state),
+  });
+  const timer: DeferredTimer = new DeferredTimer(clock, store, options.promoteChunk ?? 1000, {
+    begin: () => batches.begin(),
+    promote: (ctx, rows) => writes.promote(ctx, rows),
+    finish: (ctx) => batches.finish(ctx),
+    committed: async () => void (await store.root.committed),
+    onError: (err) => hooks.onError(err),
+  });
+  const queueOps = new QueueOps(
+    {
+      store, overlay, accounts, limits: queueLimits, log: quarantineLog,
+      now: () => clock.now(),
+      begin: () => batches.begin(),
+      finish: (ctx, results) => batches.finish(ctx, results).durable,
+      deferredAt: (state) => timer.consider(state),
+    },
+    hooks.counters,
+    () => hooks.assertOpen(),
+  );
+  return { store, overlay, clock, limits, queueLimits, writes, queueOps, timer };
+}
+
+/** Starts the background history pruning when the options set maxAgeMs or maxBytes; its failures go to `onError`. */
+export function startRetention(parts: ReplicaParts, r: RetentionOptions | undefined, onError: (err: Error) => void): Retention | undefined {
+  if (!r || (r.maxAgeMs === undefined && r.maxBytes === undefined)) return undefined;
+  const retention = new Retention(parts.store, parts.clock, r);
+  retention.on('error', onError);
+  retention.start();
+  return retention;
+}
+
+/** Stops the deferred timer, waits for queue operations, pruning and pending writes, and closes LMDB. */
+export async function shutdown(parts: ReplicaParts, retention: Retention | undefined): Promise<void> {
+  parts.timer.stop();
+  await parts.queueOps.idle();
+  await retention?.stop();
+  await parts.timer.idle();
+  await parts.store.root.flushed;
+  await parts.store.root.close();
+}

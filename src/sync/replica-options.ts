@@ -1,0 +1,49 @@
+import type { Clock, HighWaterStore } from '../ham/clock.js';
+import { WallClock } from '../ham/wall-clock.js';
+import type { Limits } from '../model/limits.js';
+import type { Store } from '../store/open.js';
+import type { RetentionOptions } from './retention.js';
+
+export interface ReplicaOptions {
+  /** Directory of the LMDB environment (created if missing). Required. */
+  dataDir: string;
+  /**
+   * The machine clock, or a factory given the replica's persisted high-water store.
+   * Default: the wall clock with `clockOffsetMs`, its stamps persisted in the store.
+   */
+  clock?: Clock | ((highWater: HighWaterStore) => Clock);
+  /** Offset for the default wall clock, in ms. Default 0. */
+  clockOffsetMs?: number;
+  /** Rate error of the default wall clock in ppm (simulated drift). Default 0. */
+  clockDriftPpm?: number;
+  /** Bounds on keys, values and batches (see Limits). */
+  limits?: Partial<Limits>;
+  /** LMDB map size in bytes. Default 16 GiB. */
+  mapSize?: number;
+  /** Most deferred updates resolved in one transaction when they fall due. Default 1000. */
+  promoteChunk?: number;
+  /** Background history pruning (by age and/or size); off unless maxAgeMs or maxBytes is set. */
+  retention?: RetentionOptions;
+  /**
+   * The horizon in ms: an update stamped more than this ahead of the machine state is
+   * quarantined (held for an operator, never applied on its own) instead of deferred.
+   * Default 30 days (2,592,000,000).
+   */
+  maxFutureMs?: number;
+  /** Most deferred updates per source; a batch that would exceed it is refused whole (HAMSYNC_ERR_DEFERRED_FULL). Default 10,000. */
+  deferredMaxPerSource?: number;
+  /** Most bytes (UTF-8 key + canonical value text) of deferred updates per source; as above. Default 16 MiB. */
+  deferredMaxBytesPerSource?: number;
+  /** Most quarantined updates per source; over it, refused whole (HAMSYNC_ERR_QUARANTINE_FULL); 0 refuses them all. Default 1,000. */
+  quarantineMaxPerSource?: number;
+}
+
+/** The replica's clock as the options say, its high-water mark kept in the store's `meta`. */
+export function replicaClock(store: Store, options: ReplicaOptions): Clock {
+  const highWater: HighWaterStore = {
+    load: () => store.meta.get('clock.hw') as number | undefined,
+    save: (stamp) => void store.meta.put('clock.hw', stamp),
+  };
+  const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, driftPpm: options.clockDriftPpm ?? 0, highWater: hw }));
+  return typeof clock === 'function' ? clock(highWater) : clock;
+}
