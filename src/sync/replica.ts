@@ -18,7 +18,7 @@ import { compileSelector, type DropReport, type QuarantineSelector, type Release
 import type { QueueStatus } from './queue-ops.js';
 import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
 import type { ReplicaOptions } from './replica-options.js';
-import type { Retention } from './retention.js';
+import { resolveRetention, type Retention } from './retention.js';
 import type { Result } from './resolve.js';
 
 export type { Admission, ChangeEvent, DeferredEntry, DropReport, Entry, HistoryEntry, HistoryRange, Decision, QuarantineEntry, QuarantineLogEntry, QuarantineSelector };
@@ -53,6 +53,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   static async open(options: ReplicaOptions): Promise<Replica> {
     // Checked before anything is opened: a bad option names its field and value.
     resolveQueueLimits(options);
+    if (options.retention) resolveRetention(options.retention);
     const store = openStore(options.dataDir, { mapSize: options.mapSize });
     let replica: Replica;
     try {

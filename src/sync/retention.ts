@@ -32,6 +32,16 @@ export interface RetentionRun {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Checks retention options (errors name the field and the value) and fills in the defaults. */
+export function resolveRetention(options: RetentionOptions = {}): { maxAgeMs: number | undefined; maxBytes: number | undefined; intervalMs: number; batch: number } {
+  return {
+    maxAgeMs: optional(options.maxAgeMs, 'retention.maxAgeMs', (n) => Number.isFinite(n) && n >= 0, 'a finite number of ms >= 0'),
+    maxBytes: optional(options.maxBytes, 'retention.maxBytes', (n) => Number.isSafeInteger(n) && n >= 0, 'a whole number of bytes >= 0'),
+    intervalMs: optional(options.intervalMs, 'retention.intervalMs', (n) => Number.isFinite(n) && n > 0 && n <= MAX_TIMER_MS, `a number of ms between 1 and ${MAX_TIMER_MS}`) ?? 60_000,
+    batch: optional(options.batch, 'retention.batch', (n) => Number.isSafeInteger(n) && n >= 1, 'a positive integer') ?? 1000,
+  };
+}
+
 /**
  * Prunes the history (and its per-key index, `historyByKey`) in the background; never touches
  * live, deferred, outbox or meta. History is keyed [state, seq], so the oldest rows come first:
@@ -60,10 +70,7 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
     options: RetentionOptions = {},
   ) {
     super();
-    this.maxAgeMs = optional(options.maxAgeMs, 'retention.maxAgeMs', (n) => Number.isFinite(n) && n >= 0, 'a finite number of ms >= 0');
-    this.maxBytes = optional(options.maxBytes, 'retention.maxBytes', (n) => Number.isSafeInteger(n) && n >= 0, 'a whole number of bytes >= 0');
-    this.intervalMs = optional(options.intervalMs, 'retention.intervalMs', (n) => Number.isFinite(n) && n > 0 && n <= MAX_TIMER_MS, `a number of ms between 1 and ${MAX_TIMER_MS}`) ?? 60_000;
-    this.batch = optional(options.batch, 'retention.batch', (n) => Number.isSafeInteger(n) && n >= 1, 'a positive integer') ?? 1000;
+    ({ maxAgeMs: this.maxAgeMs, maxBytes: this.maxBytes, intervalMs: this.intervalMs, batch: this.batch } = resolveRetention(options));
   }
 
   /** Runs now, then every `intervalMs` (the timer does not keep the process alive). Idempotent. */

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { describe, test, type TestContext } from 'node:test';
 import { open } from 'lmdb';
@@ -250,6 +253,14 @@ describe('Retention in the background', () => {
         JSON.stringify(options),
       );
     }
+  });
+
+  test('Replica.open checks retention options before it opens (or creates) anything', async (t) => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'hamsync-retention-open-'));
+    t.after(() => fs.rmSync(parent, { recursive: true, force: true }));
+    const dir = path.join(parent, 'data');
+    await assert.rejects(Replica.open({ dataDir: dir, clock: new ManualClock(NOW), retention: { maxAgeMs: -1 } }), (err: unknown) => isHamsyncError(err, 'HAMSYNC_ERR_CONFIG') && err.details.field === 'retention.maxAgeMs');
+    assert.equal(fs.existsSync(dir), false, 'no data directory was created, no store left open');
   });
 });
 
