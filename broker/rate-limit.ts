@@ -5,7 +5,8 @@
  * refused whole (nothing of it is stored) and takes no tokens. Time comes from a passed-in clock
  * (monotonic milliseconds), so tests can drive it.
  */
-import { HamsyncError, describe } from '../src/errors.js';
+import { HamsyncError } from '../src/errors.js';
+import { checkNumber } from '../src/util/number-option.js';
 
 export interface RateLimitOptions {
   /** Sustained updates per second per client. Default 2000; 0 turns the limit off. */
@@ -26,10 +27,7 @@ export function resolveRateLimit(options: RateLimitOptions = {}): Required<RateL
   for (const [name, value] of Object.entries(options) as [keyof RateLimitOptions, unknown][]) {
     if (value === undefined) continue;
     if (!(name in DEFAULT_RATE_LIMIT)) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `rateLimit.${String(name)} is not a known option`, { field: `rateLimit.${String(name)}` });
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `rateLimit.${name} must be a number >= 0, got ${describe(value)}`, { field: `rateLimit.${name}` });
-    }
-    out[name] = value;
+    out[name] = checkNumber(value, `rateLimit.${name}`, [(n) => Number.isFinite(n) && n >= 0, 'a number >= 0']);
   }
   if (out.perSecond > 0 && out.burst < 1) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `rateLimit.burst must be >= 1 when a rate is set, got ${out.burst}`, { field: 'rateLimit.burst' });
   return out;

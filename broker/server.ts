@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream';
 import { peerCommonName, tagPeer, tlsServerOptions, type TlsOptions } from './tls.js';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { HamsyncError, describe } from '../src/errors.js';
+import { HamsyncError } from '../src/errors.js';
+import { checkNumber, POSITIVE_INT } from '../src/util/number-option.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Keyring, loadKeysFile } from '../src/sign/keyring.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
@@ -98,22 +99,16 @@ function listen(server: Server | HttpServer, port: number, host: string, what: s
   });
 }
 
-function positiveInt(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be a positive integer, got ${describe(value)}`, { field });
-  }
-  return value;
-}
 
 /** Starts Aedes with the hub replica attached, on TCP (and optionally WebSocket). */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const log = options.log ?? silentLogger;
   const host = options.host ?? '0.0.0.0';
   const wire = options.wire ?? DEFAULT_WIRE_LIMITS;
-  const maxPacketBytes = positiveInt(options.maxPacketBytes ?? wire.maxPayloadBytes + 64 * 1024, 'maxPacketBytes');
-  const maxConnections = positiveInt(options.maxConnections ?? 10_000, 'maxConnections');
-  const drainTimeout = positiveInt(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs');
-  const maxQueuedBytes = positiveInt(options.maxQueuedBytes ?? 32 * 1024 * 1024, 'maxQueuedBytes');
+  const maxPacketBytes = checkNumber(options.maxPacketBytes ?? wire.maxPayloadBytes + 64 * 1024, 'maxPacketBytes', POSITIVE_INT);
+  const maxConnections = checkNumber(options.maxConnections ?? 10_000, 'maxConnections', POSITIVE_INT);
+  const drainTimeout = checkNumber(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs', POSITIVE_INT);
+  const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? 32 * 1024 * 1024, 'maxQueuedBytes', POSITIVE_INT);
   // Checked before anything is opened: the admin API has no authentication.
   if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.

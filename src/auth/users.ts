@@ -10,9 +10,9 @@
  * carry a valid signature.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import fs from 'node:fs';
 import { HamsyncError, describe } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { readJsonFile } from '../util/json-file.js';
 import { publicKeyProblem } from '../sign/public-key.js';
 
 export const ROLES = ['device', 'observer', 'admin'] as const;
@@ -90,21 +90,8 @@ export function parseUsers(data: unknown, file = 'users file'): UsersFile {
 
 /** Reads and checks a users file. `missingOk`: a missing file is an empty one (for `user add`). */
 export function loadUsers(file: string, missingOk = false): UsersFile {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' && missingOk) return { version: 1, users: {} };
-    throw new HamsyncError('HAMSYNC_ERR_FILE', `cannot read users file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file });
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    bad(file, `not valid JSON (${(err as Error).message})`);
-  }
-  return parseUsers(data, file);
+  const data = readJsonFile(file, 'users file', (reason) => bad(file, reason), missingOk);
+  return data === undefined ? { version: 1, users: {} } : parseUsers(data, file);
 }
 
 /** Writes the users file atomically (temp file in the same directory, mode 0600, fsync, rename). */

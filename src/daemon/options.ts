@@ -1,4 +1,5 @@
 import { HamsyncError, describe } from '../errors.js';
+import { checkNumber, wholeAtLeast } from '../util/number-option.js';
 import { loopbackOnly } from '../admin/http-kit.js';
 import { DAEMON_KEYS } from '../config/schema.js';
 import type { ReplicaOptions } from '../sync/replica.js';
@@ -145,12 +146,7 @@ export function retentionOf(history: string | number | undefined, bytes: string 
  * Errors name the config key and the value.
  */
 export function queueOptionsOf(input: { maxFuture?: unknown; deferredMax?: unknown; deferredMaxBytes?: unknown; quarantineMax?: unknown }): QueueOptions {
-  const count = (v: unknown, field: string, min: number): number => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be a whole number >= ${min}, got ${describe(v)}`, { field });
-    }
-    return v;
-  };
+  const count = (v: unknown, field: string, min: number): number => checkNumber(v, field, wholeAtLeast(min));
   const out: QueueOptions = {};
   if (input.maxFuture !== undefined) {
     const ms = parseDuration(input.maxFuture, 'maxFuture');

@@ -1,5 +1,6 @@
-import { HamsyncError, describe } from '../errors.js';
+import { HamsyncError } from '../errors.js';
 import { MAX_STORABLE_KEY_BYTES } from './keys.js';
+import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
 
 /** Bounds on what one update may carry. Every field is documented in README "Limits". */
 export interface Limits {
@@ -28,10 +29,7 @@ export function resolveLimits(partial: Partial<Limits> = {}, prefix = 'limits'):
       throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${prefix}.${String(name)} is not a known option`, { field: `${prefix}.${String(name)}` });
     }
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${prefix}.${name} must be a positive integer, got ${describe(value)}`, { field: `${prefix}.${name}` });
-    }
-    out[name] = value;
+    out[name] = checkNumber(value, `${prefix}.${name}`, POSITIVE_INT);
   }
   // LMDB keys (history index, deferred) hold the key text; past this they cannot be stored at all.
   if (out.maxKeyBytes > MAX_STORABLE_KEY_BYTES) {

@@ -179,11 +179,6 @@ export function withoutCode(err: HamsyncError): string {
   return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
-export function positiveInt(n: unknown, field: string): number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be a positive integer, got ${describe(n)}`, { field });
-  return n;
-}
-
 export async function fileIdentity(file: string): Promise<string> {
   try {
     const s = await fs.promises.stat(file);

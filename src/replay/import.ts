@@ -6,7 +6,8 @@ import type { Keyring } from '../sign/keyring.js';
 import { checkEachAsync } from '../sign/policy.js';
 import { Replica } from '../sync/replica.js';
 import type { ExportCounts } from './export.js';
-import { maxLineBytes, readLines, parseHeader, parseRow, checkCounts, lineError, withoutCode, positiveInt, fileIdentity } from './import-lines.js';
+import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
+import { maxLineBytes, readLines, parseHeader, parseRow, checkCounts, lineError, withoutCode, fileIdentity } from './import-lines.js';
 export type { RowKind } from './import-lines.js';
 
 export interface ImportOptions {
@@ -143,7 +144,7 @@ async function checkBeforeImport(file: string, limits: Limits, signatures?: Impo
 }
 
 function chunkFor(options: ImportOptions, limits: Limits): number {
-  return Math.min(positiveInt(options.chunk ?? 5000, 'chunk'), limits.maxBatch);
+  return Math.min(checkNumber(options.chunk ?? 5000, 'chunk', POSITIVE_INT), limits.maxBatch);
 }
 
 /** Pass 2. */

@@ -8,10 +8,10 @@
  * source, at first use, and cached: verifying does no key parsing.
  */
 import type { KeyObject } from 'node:crypto';
-import fs from 'node:fs';
 import { HamsyncError, describe } from '../errors.js';
 import { USER_ID, loadUsers, type UsersFile } from '../auth/users.js';
 import { publicKeyObject, publicKeyProblem } from './public-key.js';
+import { readJsonFile } from '../util/json-file.js';
 
 export interface KeysFile {
   version: 1;
@@ -103,20 +103,7 @@ export function parseKeysFile(data: unknown, file = 'keys file'): Keyring {
 
 /** Reads and checks a keys file. */
 export function loadKeysFile(file: string): Keyring {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new HamsyncError('HAMSYNC_ERR_FILE', `cannot read keys file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file });
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    bad(file, `not valid JSON (${(err as Error).message})`);
-  }
-  return parseKeysFile(data, file);
+  return parseKeysFile(readJsonFile(file, 'keys file', (reason) => bad(file, reason)), file);
 }
 
 export interface KeyringSources {

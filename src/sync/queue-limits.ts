@@ -1,4 +1,4 @@
-import { HamsyncError, describe } from '../errors.js';
+import { checkNumber, type NumberRule } from '../util/number-option.js';
 
 /** Bounds on what one source may keep waiting in a replica. Defaults in brackets. */
 export interface QueueLimits {
@@ -22,7 +22,7 @@ export const DEFAULT_QUEUE_LIMITS: Readonly<QueueLimits> = Object.freeze({
   quarantineMaxPerSource: 1_000,
 });
 
-const CHECKS: Record<keyof QueueLimits, [(n: number) => boolean, string]> = {
+const CHECKS: Record<keyof QueueLimits, NumberRule> = {
   maxFutureMs: [(n) => Number.isFinite(n) && n > 0, 'a positive finite number of ms'],
   deferredMaxPerSource: [(n) => Number.isSafeInteger(n) && n >= 1, 'a whole number >= 1'],
   deferredMaxBytesPerSource: [(n) => Number.isSafeInteger(n) && n >= 1, 'a whole number of bytes >= 1'],
@@ -35,11 +35,7 @@ export function resolveQueueLimits(given: Partial<Record<keyof QueueLimits, unkn
   for (const name of Object.keys(CHECKS) as (keyof QueueLimits)[]) {
     const value = given[name];
     if (value === undefined) continue;
-    const [ok, want] = CHECKS[name];
-    if (typeof value !== 'number' || !ok(value)) {
-      throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${name} must be ${want}, got ${describe(value)}`, { field: name });
-    }
-    out[name] = value;
+    out[name] = checkNumber(value, name, CHECKS[name]);
   }
   return out;
 }

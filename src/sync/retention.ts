@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Database } from 'lmdb';
-import { HamsyncError, describe } from '../errors.js';
+import { checkNumber } from '../util/number-option.js';
 import type { Clock } from '../ham/clock.js';
 import type { Store } from '../store/open.js';
 import type { HistoryKey } from '../store/rows.js';
@@ -174,9 +174,7 @@ function treeBytes(db: Pick<Database, 'getStats'>): number {
 }
 
 function optional(value: unknown, field: string, ok: (n: number) => boolean, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !ok(value)) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be ${what}, got ${describe(value)}`, { field });
-  return value;
+  return value === undefined ? undefined : checkNumber(value, field, [ok, what]);
 }
 
 function yieldToEventLoop(): Promise<void> {
