@@ -3,20 +3,9 @@
  * texts) against GUN's HAM, over the same pre-generated vectors.
  */
 import { prng } from '../helpers/seed.js';
-import { createRequire } from 'node:module';
+import { loadGunHam, type GunHam, type GunHamResult } from '../helpers/gun.js';
 import { canonical, ham, hamCanonical, type Decision, type Json } from '../../src/index.js';
 
-type GunValue = Json;
-interface GunHamResult {
-  defer?: true;
-  historical?: true;
-  converge?: true;
-  incoming?: true;
-  current?: true;
-  state?: true;
-  err?: string;
-}
-type GunHam = (machineState: number, incomingState: number, currentState: number, incomingValue: GunValue, currentValue: GunValue) => GunHamResult;
 
 export interface Vectors {
   readonly n: number;
@@ -112,9 +101,7 @@ let gunHam: GunHam | undefined;
 
 /** Loads GUN (prints its banner, patches globals): call after measuring ours. */
 export function loadGun(): void {
-  const Gun = createRequire(import.meta.url)('gun-legacy/gun') as { HAM?: unknown };
-  if (typeof Gun.HAM !== 'function') throw new Error('gun-legacy/gun does not export HAM');
-  gunHam = Gun.HAM as GunHam;
+  gunHam = loadGunHam();
 }
 
 export const runGun: Runner = (v, out) => {

@@ -15,39 +15,18 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
+import { loadGunHam } from '../helpers/gun.js';
+import { seedFromEnv } from '../helpers/seed.js';
 import fc from 'fast-check';
 import { ham, type Decision } from '../../src/index.js';
 
+/** The values the random vectors use: GUN's scalar types. */
 type GunValue = null | boolean | number | string;
 
-interface GunHamResult {
-  defer?: true;
-  historical?: true;
-  converge?: true;
-  incoming?: true;
-  current?: true;
-  state?: true;
-  err?: string;
-}
-
-type GunHam = (machineState: number, incomingState: number, currentState: number, incomingValue: GunValue, currentValue: GunValue) => GunHamResult;
-
-const requireCjs = createRequire(import.meta.url);
-const Gun = requireCjs('gun-legacy/gun') as { HAM?: unknown };
-assert.equal(typeof Gun.HAM, 'function', 'gun-legacy/gun should export Gun.HAM');
-const gunHam = Gun.HAM as GunHam;
+const gunHam = loadGunHam();
 
 const SEED = seedFromEnv(0x6a11a9e);
 const RUNS = 25_000;
-
-function seedFromEnv(fallback: number): number {
-  const raw = process.env.HAMSYNC_SEED;
-  if (raw === undefined || raw === '') return fallback;
-  const seed = Number(raw);
-  if (!Number.isSafeInteger(seed)) throw new Error(`HAMSYNC_SEED must be an integer, got ${JSON.stringify(raw)}`);
-  return seed;
-}
 
 /** GUN's HAM, answered in hamsync's vocabulary. Throws on GUN's {err} (which valid input never gives). */
 function gunDecision(machine: number, inState: number, curState: number, inValue: GunValue, curValue: GunValue): Decision {
