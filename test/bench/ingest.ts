@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'lmdb';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { ManualClock, Replica, type Json, type Receipt } from '../../src/index.js';
 
 export interface Rec {
@@ -112,19 +112,21 @@ export async function replicaStrict(records: Rec[]): Promise<Timing> {
 function openRaw(dir: string) {
   // Same environment options as hamsync's store; one plain named db, key -> the record.
   const root = open({ path: dir, noSubdir: false, maxDbs: 8, mapSize: MAP_SIZE, remapChunks: true });
-  return { root, db: root.openDB<{ value: Json; state: number; source: string }, string>({ name: 'raw' }) };
+  return { root, db: root.openDB<RawRow, string>({ name: 'raw' }) };
 }
 
-/** Raw lmdb-js: one put per record (key -> the record), same pipeline as the replica, then `flushed`. */
-export async function rawPipelined(records: Rec[]): Promise<Timing> {
-  const dir = tempDir('raw');
+type RawRow = { value: Json; state: number; source: string };
+
+/** The raw put loop: `put` per record, the replica's pipeline on its promises, then `flushed`. */
+async function rawLoop(label: string, records: Rec[], put: (root: RootDatabase, db: Database<RawRow, string>) => (r: Rec, i: number) => Promise<boolean>): Promise<Timing> {
+  const dir = tempDir(label);
   const { root, db } = openRaw(dir);
   try {
+    const putOne = put(root, db);
     const pipeline = new Pipeline();
     const start = process.hrtime.bigint();
     for (let i = 0; i < records.length; i++) {
-      const r = records[i] as Rec;
-      const written = db.put(r.key, { value: r.value, state: r.state, source: r.source });
+      const written = putOne(records[i] as Rec, i);
       if (i % UPDATES_PER_COMMIT_WAIT === UPDATES_PER_COMMIT_WAIT - 1) await pipeline.add(written);
     }
     await root.flushed;
@@ -133,30 +135,22 @@ export async function rawPipelined(records: Rec[]): Promise<Timing> {
     await root.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Raw lmdb-js: one put per record (key -> the record), same pipeline as the replica, then `flushed`. */
+export function rawPipelined(records: Rec[]): Promise<Timing> {
+  return rawLoop('raw', records, (_root, db) => (r) => db.put(r.key, { value: r.value, state: r.state, source: r.source }));
 }
 
 /**
  * Diagnostic: the raw put loop, but every record is a new row keyed [key, state, i] (the shape of
  * a per-key history or history index): a growing tree with inserts all over it, no overwrites.
  */
-export async function rawNewRows(records: Rec[]): Promise<Timing> {
-  const dir = tempDir('raw-rows');
-  const { root } = openRaw(dir);
-  const db = root.openDB<{ value: Json; state: number; source: string }, [string, number, number]>({ name: 'rows' });
-  try {
-    const pipeline = new Pipeline();
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i] as Rec;
-      const written = db.put([r.key, r.state, i], { value: r.value, state: r.state, source: r.source });
-      if (i % UPDATES_PER_COMMIT_WAIT === UPDATES_PER_COMMIT_WAIT - 1) await pipeline.add(written);
-    }
-    await root.flushed;
-    return timing(records.length, start);
-  } finally {
-    await root.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+export function rawNewRows(records: Rec[]): Promise<Timing> {
+  return rawLoop('raw-rows', records, (root) => {
+    const rows = root.openDB<RawRow, [string, number, number]>({ name: 'rows' });
+    return (r, i) => rows.put([r.key, r.state, i], { value: r.value, state: r.state, source: r.source });
+  });
 }
 
 /** Raw lmdb-js, strict: put, then await `flushed`, one record at a time. */
