@@ -48,11 +48,7 @@ export class Refusals {
    * refilled; nothing is lost.
    */
   refuseRate(client: Client | null, device: string, reason: string, cb: Ack): void {
-    this.counters.inc('messages.rate-limited');
-    this.counters.inc('rejected.HAMSYNC_ERR_RATE');
-    const line = this.logThrottle.take(`HAMSYNC_ERR_RATE\u0000${device}`);
-    if (line) this.log.warn('rate limit: message refused, disconnecting the client', { code: 'HAMSYNC_ERR_RATE', reason, client: client?.id, ...suppressed(line) });
-    cb(new Error(`HAMSYNC_ERR_RATE: ${reason}`));
+    this.refuse(client, device, 'HAMSYNC_ERR_RATE', 'messages.rate-limited', 'rate limit: message refused, disconnecting the client', { reason }, `HAMSYNC_ERR_RATE: ${reason}`, cb);
   }
 
   /**
@@ -63,16 +59,17 @@ export class Refusals {
    */
   refuseSignature(client: Client | null, device: string, err: HamsyncError, cb: Ack): void {
     const why = typeof err.details.reason === 'string' ? err.details.reason : 'invalid';
-    this.counters.inc('messages.signature-refused');
-    this.counters.inc('rejected.HAMSYNC_ERR_SIGNATURE');
     this.counters.inc(`sig.refused.${why}`);
-    const line = this.logThrottle.take(`HAMSYNC_ERR_SIGNATURE\u0000${device}`);
-    if (line) {
-      this.log.warn('signature refused: message dropped, disconnecting the client', {
-        code: 'HAMSYNC_ERR_SIGNATURE', why, device, reason: err.message, client: client?.id, ...suppressed(line),
-      });
-    }
-    cb(new Error(err.message));
+    this.refuse(client, device, 'HAMSYNC_ERR_SIGNATURE', 'messages.signature-refused', 'signature refused: message dropped, disconnecting the client', { why, device, reason: err.message }, err.message, cb);
+  }
+
+  /** Counts (`counter`, `rejected.<code>`), logs (thinned per code and device) and withholds the PUBACK, disconnecting the client. */
+  private refuse(client: Client | null, device: string, code: string, counter: string, msg: string, fields: Record<string, unknown>, error: string, cb: Ack): void {
+    this.counters.inc(counter);
+    this.counters.inc(`rejected.${code}`);
+    const line = this.logThrottle.take(`${code}\u0000${device}`);
+    if (line) this.log.warn(msg, { code, ...fields, client: client?.id, ...suppressed(line) });
+    cb(new Error(error));
   }
 }
 
