@@ -4,23 +4,12 @@
  * -1 and no client of its own it never exits by itself), so `stop()` signals its whole process
  * group (gpsfake and its gpsd): SIGTERM first, then SIGKILL.
  */
-import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FIXTURES, sleep } from './helpers.js';
-
-const INSTALL_HINT = 'install Debian packages gpsd and gpsd-clients: apt-get install -y --no-install-recommends gpsd gpsd-clients';
-
-/** Fails (does not skip) when gpsfake or gpsd is missing: CI installs them, so absence is a setup error. */
-export function requireGpsfake(): void {
-  const found = spawnSync('gpsfake', ['--help'], { stdio: 'ignore' });
-  assert.ok(!found.error, `gpsfake not found (${found.error?.message ?? ''}); ${INSTALL_HINT}`);
-  const gpsd = spawnSync('sh', ['-c', 'command -v gpsd || test -x /usr/sbin/gpsd || test -x /usr/local/sbin/gpsd'], { stdio: 'ignore' });
-  assert.equal(gpsd.status, 0, `gpsd not found in PATH or /usr/sbin; ${INSTALL_HINT}`);
-}
 
 /** A TCP port nobody listens on right now (the OS picks it; we close it at once). */
 export function freePort(): Promise<number> {
@@ -69,7 +58,7 @@ export class GpsFake {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, TMPDIR: tmp },
     });
-    child.once('error', () => undefined); // reported through diagnostics(); requireGpsfake() ran first
+    child.once('error', () => undefined); // reported through diagnostics(); the test checked for gpsfake first
     return new GpsFake(child, port, log, tmp);
   }
 

@@ -1,0 +1,59 @@
+/**
+ * System tools some tests need (gpsd, faketime, chromium, redis-server, mosquitto, openssl,
+ * systemd-analyze). Locally a test whose tool is missing is skipped with the reason and the
+ * Debian package that brings it; with HAMSYNC_NO_SKIP=1 (set by .ci/run) a missing tool fails
+ * the test instead, so CI never passes by skipping.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** Each tool: how to find it and the Debian packages that install it. */
+const TOOLS = {
+  gpsfake: { paths: [], packages: 'gpsd gpsd-clients' },
+  gpsd: { paths: ['/usr/sbin/gpsd', '/usr/local/sbin/gpsd'], packages: 'gpsd' },
+  faketime: { paths: ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'], packages: 'faketime' },
+  chromium: { paths: ['/usr/bin/chromium'], packages: 'chromium' },
+  'redis-server': { paths: ['/usr/bin/redis-server'], packages: 'redis-server' },
+  mosquitto: { paths: ['/usr/sbin/mosquitto'], packages: 'mosquitto' },
+  openssl: { paths: [], packages: 'openssl' },
+  'systemd-analyze': { paths: [], packages: 'systemd' },
+} as const;
+
+export type Tool = keyof typeof TOOLS;
+
+const found = new Map<Tool, boolean>();
+
+/** Whether `tool` is on this machine (PATH or its usual location). */
+export function hasTool(tool: Tool): boolean {
+  let ok = found.get(tool);
+  if (ok === undefined) {
+    const spec = TOOLS[tool];
+    ok = spec.paths.some((p) => existsSync(p)) || spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+    found.set(tool, ok);
+  }
+  return ok;
+}
+
+/** True when CI asked that no test be skipped for a missing tool. */
+export function noSkip(): boolean {
+  return process.env.HAMSYNC_NO_SKIP === '1';
+}
+
+/**
+ * For a test's `skip` option: false when every tool is present, else the reason (the test is
+ * skipped and the reason printed). Under HAMSYNC_NO_SKIP=1 a missing tool throws instead, which
+ * fails the test file: CI installs every tool, so a missing one is a setup error there.
+ */
+export function skipUnlessTools(...tools: Tool[]): string | false {
+  const missing = tools.filter((t) => !hasTool(t));
+  if (missing.length === 0) return false;
+  const packages = [...new Set(missing.map((t) => TOOLS[t].packages))].join(' ');
+  const reason = `needs ${missing.join(', ')}: apt-get install ${packages}`;
+  if (noSkip()) throw new Error(`HAMSYNC_NO_SKIP=1 and a required tool is missing: ${reason}`);
+  return reason;
+}
+
+/** The libfaketime preload library, or undefined. */
+export function libfaketime(): string | undefined {
+  return TOOLS.faketime.paths.find((p) => existsSync(p));
+}
