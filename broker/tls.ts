@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { TlsOptions as NodeTlsOptions, TLSSocket } from 'node:tls';
-import { HamsyncError } from '../src/errors.js';
+import { readFileOrFail } from '../src/util/read-file.js';
 
 /** TLS for the broker's listeners: PEM files. With `ca`, clients must present a certificate it signed (mutual TLS). */
 export interface TlsOptions {
@@ -9,12 +8,9 @@ export interface TlsOptions {
   ca?: string;
 }
 
+/** A PEM file named by option `field` (tlsCert, tlsKey, tlsCa). */
 function read(path: string, field: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field}: cannot read ${path}: ${(err as Error).message}`, { field });
-  }
+  return readFileOrFail(path, `${field} file`);
 }
 
 /** Reads the PEM files once, at start; errors name the option. */

@@ -6,6 +6,7 @@ import { loopbackOnly } from '../admin/http-kit.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import type { BrokerOptions } from '../../broker/server.js';
+import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credentials.js';
 import { BROKER_KEYS } from '../config/schema.js';
 import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
@@ -59,6 +60,8 @@ function connectionLimitsOf(argv: { rateLimit?: number; rateBurst?: number; maxP
 
 export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; http?: string; maxFuture?: string; deferredMax?: number; deferredMaxBytes?: string; quarantineMax?: number; rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; keys?: string; requireSigned?: boolean; logLevel: string }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
+  // Files passed as systemd credentials: ${CREDENTIALS_DIRECTORY}/<id> (docs/operations.md).
+  argv = resolveCredentialPaths(argv, CREDENTIAL_PATH_KEYS.broker);
   for (const [field, v] of [['port', argv.port], ['ws-port', argv.wsPort]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) {
       throw new HamsyncError('HAMSYNC_ERR_CONFIG', `--${field} must be a port from 0 to 65535, got ${String(v)}`, { field });

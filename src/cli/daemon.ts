@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credentials.js';
 import { DAEMON_KEYS } from '../config/schema.js';
 import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
@@ -74,6 +75,8 @@ export async function handler(argv: {
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
+  // Files passed as systemd credentials: ${CREDENTIALS_DIRECTORY}/<id> (docs/operations.md).
+  argv = resolveCredentialPaths(argv, CREDENTIAL_PATH_KEYS.daemon);
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
     { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, maxFuture: argv.maxFuture, deferredMax: argv.deferredMax, deferredMaxBytes: argv.deferredMaxBytes, quarantineMax: argv.quarantineMax, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax,

@@ -1,4 +1,5 @@
 import { loopbackOnly } from '../admin/http-kit.js';
+import { checkPath } from './credentials.js';
 import { HamsyncError, describe } from '../errors.js';
 import { assertLevel } from '../log.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
@@ -18,6 +19,8 @@ const str: Check = (v, f) => {
 const port: Check = (v, f) => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) fail(f, 'a port number from 0 to 65535', v);
 };
+/** A file path; may be ${CREDENTIALS_DIRECTORY}/<id> (src/config/credentials.ts). */
+const file: Check = checkPath;
 const duration: Check = (v, f) => void parseDuration(v, f);
 const hostPort: Check = (v, f) => void parseHostPort(v, f);
 const level: Check = (v) => assertLevel(v);
@@ -74,9 +77,9 @@ export const DAEMON_KEYS: Record<string, Check> = {
   clockDriftPpm: ppm,
   subscribe: filters,
   http: hostPort,
-  ca: str,
-  cert: str,
-  key: str,
+  ca: file,
+  cert: file,
+  key: file,
   username: str,
   password: str,
   window,
@@ -90,10 +93,10 @@ export const DAEMON_KEYS: Record<string, Check> = {
   retainBytes: size,
   ...QUEUE_KEYS,
   /** Signed updates: this device's Ed25519 private key (PKCS#8 PEM); every local put is signed with it. */
-  signingKey: str,
+  signingKey: file,
   /** Public keys to verify received updates with: a keys file, and/or a users file's `pub` fields. */
-  keys: str,
-  users: str,
+  keys: file,
+  users: file,
   /** Refuse received updates from sources without a known key. */
   requireSigned: bool,
   /** Also apply the hub's retained state messages (state/<filter>), verified like the rest. */
@@ -110,10 +113,10 @@ export const BROKER_KEYS: Record<string, Check> = {
   logLevel: level,
   retainHistory: age,
   retainBytes: size,
-  users: str,
-  tlsCert: str,
-  tlsKey: str,
-  tlsCa: str,
+  users: file,
+  tlsCert: file,
+  tlsKey: file,
+  tlsCa: file,
   allowAnonymous: bool,
   /** The admin HTTP API (off unless given); loopback only, it has no authentication. */
   http: (v, f) => void loopbackOnly(parseHostPort(v, f), f),
@@ -126,6 +129,6 @@ export const BROKER_KEYS: Record<string, Check> = {
   drainTimeout: age,
   maxConnections: count(1),
   /** Signed updates: a keys file of devices' public keys (merged with the users file's `pub`), and whether every put must be signed. */
-  keys: str,
+  keys: file,
   requireSigned: bool,
 };

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Counters } from '../counters.js';
@@ -9,6 +8,7 @@ import type { Replica } from '../sync/replica.js';
 import { decodePut, decodeState, decodeSyncResponse, encodePresence, encodeSyncRequest, type DecodedUpdate } from '../wire/codec.js';
 import { matchKey, parseTopic, topics } from '../wire/topics.js';
 import type { DaemonConfig } from './options.js';
+import { readFileOrFail } from '../util/read-file.js';
 import type { Verifier } from './verifier.js';
 
 export interface LinkEvents {
@@ -44,9 +44,9 @@ export class Link {
       keepalive: 30,
       will: { topic: topics.presence(ns, id), payload: Buffer.from(encodePresence(false)), qos: 1, retain: true },
     };
-    if (config.ca) options.ca = readFileSync(config.ca);
-    if (config.cert) options.cert = readFileSync(config.cert);
-    if (config.key) options.key = readFileSync(config.key);
+    if (config.ca) options.ca = readFileOrFail(config.ca, 'ca file');
+    if (config.cert) options.cert = readFileOrFail(config.cert, 'cert file');
+    if (config.key) options.key = readFileOrFail(config.key, 'key file');
     if (config.username !== undefined) options.username = config.username;
     if (config.password !== undefined) options.password = config.password;
     this.client = mqtt.connect(config.broker, options);

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import fs from 'node:fs';
 import { HamsyncError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { readTextOrFail as readText } from '../util/read-file.js';
 import { assertPublicKey, encodePublicKey } from './public-key.js';
 
 export interface SigningKey {
@@ -17,15 +18,6 @@ export interface SigningKey {
 export function generateSigningKey(): SigningKey {
   const { privateKey } = generateKeyPairSync('ed25519');
   return { privateKey, pub: encodePublicKey(privateKey) };
-}
-
-function readText(file: string, what: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new HamsyncError('HAMSYNC_ERR_FILE', `cannot read ${what} ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file });
-  }
 }
 
 /** Reads an Ed25519 private key from a PKCS#8 PEM file (as `key generate` writes). */

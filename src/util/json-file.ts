@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { HamsyncError } from '../errors.js';
+import { readFailure } from './read-file.js';
 
 /**
  * Reads `file` and parses it as JSON. Cannot read it: HAMSYNC_ERR_FILE naming `what` and the file
@@ -13,7 +14,7 @@ export function readJsonFile(file: string, what: string, invalid: (reason: strin
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT' && missingOk) return undefined;
-    throw new HamsyncError('HAMSYNC_ERR_FILE', `cannot read ${what} ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file });
+    throw new HamsyncError('HAMSYNC_ERR_FILE', `cannot read ${what} ${file}: ${readFailure(file, e)}`, { file });
   }
   try {
     return JSON.parse(text) as unknown;

@@ -31,6 +31,15 @@ export interface HasAfter {
   after(fn: () => unknown): void;
 }
 
+/** How to launch a CLI child other than plainly: a command in front (e.g. setpriv), more env, a cwd. */
+export interface Launch {
+  /** Run as `prefix... node CLI args...` (the prefix must exec, so the pid stays node's). */
+  prefix?: readonly string[];
+  /** Added to childEnv(). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -74,8 +83,10 @@ export class Proc {
   constructor(
     readonly name: string,
     readonly args: readonly string[],
+    launch: Launch = {},
   ) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    const [cmd, ...pre] = [...(launch.prefix ?? []), process.execPath];
+    this.child = spawn(cmd as string, [...pre, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...childEnv(), ...launch.env }, ...(launch.cwd ? { cwd: launch.cwd } : {}) });
     this.child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       this.stdout += s;
     });
@@ -212,8 +223,8 @@ export class Harness {
     this.cleanups.push(fn);
   }
 
-  spawn(name: string, args: readonly string[]): Proc {
-    const p = new Proc(name, args);
+  spawn(name: string, args: readonly string[], launch?: Launch): Proc {
+    const p = new Proc(name, args, launch);
     this.procs.push(p);
     return p;
   }
@@ -295,9 +306,9 @@ export interface CliResult extends Exit {
 }
 
 /** Runs one CLI command to completion (bounded); never throws for a non-zero exit. */
-export async function runCli(args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
+export async function runCli(args: readonly string[], timeoutMs = 20_000, launch?: Launch): Promise<CliResult> {
   const t0 = Date.now();
-  const p = new Proc(`hamsync ${args[0] ?? ''}`, args);
+  const p = new Proc(`hamsync ${args[0] ?? ''}`, args, launch);
   let exit: Exit;
   try {
     exit = await withTimeout(p.exited, timeoutMs, `hamsync ${args.join(' ')}`);

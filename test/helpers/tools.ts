@@ -1,6 +1,6 @@
 /**
  * System tools some tests need (gpsd, faketime, chromium, redis-server, mosquitto, openssl,
- * systemd-analyze). Locally a test whose tool is missing is skipped with the reason and the
+ * systemd-analyze, setpriv, npm). Locally a test whose tool is missing is skipped with the reason and the
  * Debian package that brings it; with HAMSYNC_NO_SKIP=1 (set by .ci/run) a missing tool fails
  * the test instead, so CI never passes by skipping.
  */
@@ -17,6 +17,8 @@ const TOOLS = {
   mosquitto: { paths: ['/usr/sbin/mosquitto'], packages: 'mosquitto' },
   openssl: { paths: [], packages: 'openssl' },
   'systemd-analyze': { paths: [], packages: 'systemd' },
+  setpriv: { paths: ['/usr/bin/setpriv'], packages: 'util-linux' },
+  npm: { paths: [], packages: 'npm' },
 } as const;
 
 export type Tool = keyof typeof TOOLS;

@@ -5,13 +5,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkConfigFile } from '../../src/config/load.js';
 import { BROKER_KEYS, DAEMON_KEYS } from '../../src/config/schema.js';
+import { skipUnlessTools } from '../helpers/tools.js';
 
 const dir = fileURLToPath(new URL('../../../systemd/', import.meta.url));
 const units = ['hamsync.service', 'hamsync-broker.service'];
 
-test('systemd-analyze verify passes on both units', () => {
-  const which = spawnSync('systemd-analyze', ['--version']);
-  assert.equal(which.error, undefined, 'systemd-analyze is missing: install Debian\'s systemd package (.ci/run does)');
+test('systemd-analyze verify passes on both units', { skip: skipUnlessTools('systemd-analyze') }, () => {
   const r = spawnSync('systemd-analyze', ['verify', ...units.map((u) => dir + u)], { encoding: 'utf8' });
   assert.equal(r.status, 0, `systemd-analyze verify failed:\n${r.stdout}${r.stderr}`);
   assert.equal(r.stderr.trim(), '', `systemd-analyze verify warned:\n${r.stderr}`);
@@ -31,7 +30,7 @@ test('each unit runs hamsync as a hardened, restartable service with its own sta
   }
 });
 
-test('the offline security analysis rates both units "OK" (exposure below 4.0)', () => {
+test('the offline security analysis rates both units "OK" (exposure below 4.0)', { skip: skipUnlessTools('systemd-analyze') }, () => {
   for (const unit of units) {
     const out = execFileSync('systemd-analyze', ['security', '--offline=yes', dir + unit], { encoding: 'utf8' });
     const m = /Overall exposure level for \S+: ([\d.]+) (\w+)/.exec(out);
@@ -44,4 +43,18 @@ test('the offline security analysis rates both units "OK" (exposure below 4.0)',
 test('the example config files pass hamsync config check', () => {
   assert.deepEqual(checkConfigFile(dir + 'hamsync.yaml.example', DAEMON_KEYS).problems, []);
   assert.deepEqual(checkConfigFile(dir + 'broker.yaml.example', BROKER_KEYS).problems, []);
+});
+
+test('every ${CREDENTIALS_DIRECTORY}/<id> an example config names is a LoadCredential=<id> of its unit, and each unit loads its secrets from the credential store', () => {
+  for (const [unit, example] of [['hamsync.service', 'hamsync.yaml.example'], ['hamsync-broker.service', 'broker.yaml.example']] as const) {
+    const text = readFileSync(dir + unit, 'utf8');
+    const loaded = new Set([...text.matchAll(/^LoadCredential=(.+)$/gm)].map((m) => m[1]));
+    // A bare id: systemd looks for /etc/credstore/<id>, and skips a missing one (an absolute path would stop the unit).
+    for (const id of loaded) assert.match(id ?? '', /^[A-Za-z0-9_.@+-]+$/, `${unit}: LoadCredential=${String(id)} is a bare credential id`);
+    const named = [...readFileSync(dir + example, 'utf8').matchAll(/\$\{CREDENTIALS_DIRECTORY\}\/([A-Za-z0-9_.@+-]+)/g)].map((m) => m[1]);
+    assert.ok(named.length >= 2, `${example} names its secrets as credentials`);
+    for (const id of named) assert.ok(loaded.has(id), `${example} names \${CREDENTIALS_DIRECTORY}/${String(id)}, but ${unit} has no LoadCredential=${String(id)}`);
+  }
+  assert.match(readFileSync(dir + 'hamsync-broker.service', 'utf8'), /^LoadCredential=hamsync\.users\.json$/m);
+  assert.match(readFileSync(dir + 'hamsync.service', 'utf8'), /^LoadCredential=hamsync\.signing\.key$/m);
 });
