@@ -13,6 +13,8 @@ export interface DemoOptions {
   dataDir?: string;
   /** Leave the broker and devices up after the story (for hamsync get / mosquitto_sub). */
   keepRunning?: boolean;
+  /** How to run hamsync in the printed commands (`npx hamsync` from a checkout). Default `hamsync`. */
+  cli?: string;
   /** Where narration goes. Default stdout. */
   say?: (line: string) => void;
 }
@@ -124,11 +126,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
     for (const h of broker.replica.history('mission/hello')) say(`             ${h.source.padEnd(6)} ${JSON.stringify(h.value).padEnd(14)} state ${h.state}  ${h.outcome}`);
     say(`\nDone in ${secs(Date.now() - t0)}.`);
     if (options.keepRunning) {
-      say(`\nStill running (Ctrl-C to stop). Try:`);
-      say(`  hamsync get mission/hello --http 127.0.0.1:${earth.httpPort}`);
-      say(`  hamsync put mission/hello '"Hello Venus"' --http 127.0.0.1:${mars.httpPort}`);
-      say(`  hamsync deferred --http 127.0.0.1:${earth.httpPort}`);
-      say(`  mosquitto_sub -p ${broker.port} -v -t 'hamsync/default/state/#'`);
+      const cli = options.cli ?? 'hamsync';
+      say(`\nStill running (Ctrl-C to stop). Try, in another terminal:`);
+      say(`  ${cli} get mission/hello --http 127.0.0.1:${earth.httpPort}`);
+      say(`  ${cli} put mission/hello '"Hello Venus"' --http 127.0.0.1:${mars.httpPort}`);
+      say(`  ${cli} deferred --http 127.0.0.1:${earth.httpPort}`);
+      say(`  mosquitto_sub -h 127.0.0.1 -p ${broker.port} -v -t 'hamsync/default/state/#'`);
     }
   } catch (err) {
     await stop();

@@ -59,6 +59,13 @@ export function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** childEnv() without the npm_* variables of an enclosing `npm test` (they would steer an npm or npx we run). */
+export function npmFreeEnv(): NodeJS.ProcessEnv {
+  const env = childEnv();
+  for (const k of Object.keys(env)) if (/^npm_/i.test(k)) delete env[k];
+  return { ...env, npm_config_update_notifier: 'false' };
+}
+
 /** Resolves with the promise's value, or rejects after `ms` (the timer is cleared either way). */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
