@@ -6,17 +6,15 @@ import type { Decision } from '../ham/decide.js';
 import type { Json } from '../ham/lexical.js';
 import type { Limits } from '../model/limits.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
-import { claimOwner } from '../store/identity.js';
-import { lockDataDir, type DataDirLock } from '../store/lock.js';
-import { openStore, type Store } from '../store/open.js';
-import { assertNoPartialRestore } from '../store/restore-mark.js';
+import type { DataDirLock } from '../store/lock.js';
+import type { Store } from '../store/open.js';
 import { Outbox } from '../store/outbox.js';
 import { readDeferred, readHistory, readLive, readQuarantine, readQuarantineLog, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange, type QuarantineEntry, type QuarantineLogEntry } from '../store/read.js';
 import type { SourceQueues } from './accounts.js';
 import type { Admission } from './admit.js';
 import type { Receipt } from './batches.js';
 import type { ChangeEvent } from './change-event.js';
-import { assemble, emitterHooks, shutdown, startRetention, type ReplicaEvents, type ReplicaHooks, type ReplicaParts } from './lifecycle.js';
+import { assemble, emitterHooks, openDataDir, shutdown, startRetention, type ReplicaEvents, type ReplicaHooks, type ReplicaParts } from './lifecycle.js';
 import { compileSelector, type DropReport, type QuarantineSelector, type ReleaseReport } from './quarantine.js';
 import type { QueueStatus } from './queue-ops.js';
 import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
@@ -61,20 +59,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     // Checked before anything is opened: a bad option names its field and value.
     resolveQueueLimits(options);
     if (options.retention) resolveRetention(options.retention);
-    const lock = options.lock === undefined ? undefined : lockDataDir(options.dataDir, options.lock);
-    let store: Store;
-    try {
-      store = openStore(options.dataDir, { mapSize: options.mapSize });
-    } catch (err) {
-      lock?.release();
-      throw err;
-    }
+    const { store, lock } = await openDataDir(options);
     let replica: Replica;
     try {
-      if (options.owner) {
-        assertNoPartialRestore(store, options.dataDir);
-        claimOwner(store, options.owner, options.dataDir);
-      }
       replica = new Replica(store, options, lock);
     } catch (err) {
       await store.root.close();
