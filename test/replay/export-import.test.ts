@@ -15,6 +15,7 @@ import type { Update } from '../../src/model/update.js';
 import { exportDataDir, exportToFile, type ExportCounts } from '../../src/replay/export.js';
 import { importExport, importFile, validateExport, type ImportReport } from '../../src/replay/import.js';
 import { Replica } from '../../src/sync/replica.js';
+import { dump } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';
 import { prng } from '../helpers/seed.js';
 
@@ -55,19 +56,6 @@ function view(r: Replica, keys: Iterable<string>): { live: Row[]; history: Row[]
   }
   const deferred = r.deferred().map((d) => `${d.key}|${d.state}|${d.source}|${canonical(d.value)}`);
   return { live, history: history.sort(), deferred: deferred.sort() };
-}
-
-/** The full content of a data dir (live, history with outcomes and receive times, deferred), as an export. */
-async function dump(dir: string): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      out += chunk.toString('utf8');
-      cb();
-    },
-  });
-  await exportDataDir(dir, sink, { created: new Date(0) });
-  return out;
 }
 
 async function exportFile(t: TestContext, dir: string): Promise<string> {

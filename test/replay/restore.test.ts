@@ -8,17 +8,17 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { interrupted } from '../../src/cli/import.js';
 import { isHamsyncError } from '../../src/errors.js';
 import { ManualClock } from '../../src/ham/manual-clock.js';
 import type { Json } from '../../src/ham/lexical.js';
-import { exportDataDir, exportToFile } from '../../src/replay/export.js';
+import { exportToFile } from '../../src/replay/export.js';
 import { importFile } from '../../src/replay/import.js';
 import { Replica } from '../../src/sync/replica.js';
 import { Harness, runCli } from '../helpers/procs.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
+import { dump } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 
@@ -58,18 +58,6 @@ async function archive(t: TestContext, seed: number, rounds: number): Promise<{ 
   await until(() => r.deferred().every((d) => d.state > r.now()), { what: 'due deferred rows promoted' });
   await r.close();
   return { dir, now: clock.now() };
-}
-
-async function dump(dir: string): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      out += chunk.toString('utf8');
-      cb();
-    },
-  });
-  await exportDataDir(dir, sink, { created: new Date(0) });
-  return out;
 }
 
 async function replayNdjson(dir: string): Promise<string[]> {
