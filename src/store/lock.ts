@@ -188,12 +188,16 @@ function takeOver(file: string, stale: string): void {
   }
 }
 
+/** Releases of the locks this process holds, run on a normal exit (one listener for them all). */
+const held = new Set<() => void>();
+let exitHook = false;
+
 function handle(dir: string, file: string, holder: LockHolder, text: string): DataDirLock {
   let released = false;
   const release = (): void => {
     if (released) return;
     released = true;
-    process.off('exit', release);
+    held.delete(release);
     // Only our own lock: never one that was (wrongly) taken over from us.
     try {
       if (fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
@@ -201,6 +205,12 @@ function handle(dir: string, file: string, holder: LockHolder, text: string): Da
       // Gone already, or unreadable: nothing of ours to remove.
     }
   };
-  process.on('exit', release);
+  held.add(release);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const r of [...held]) r();
+    });
+  }
   return { dir, file, holder, release };
 }

@@ -87,14 +87,24 @@ test('a lock taken on another host is never taken over: the message says how to 
   assert.match(err.message, /locked by pid 1 \(daemon, since .*\) on host "another-host.example"; this host cannot check that process: if it no longer runs, remove .*hamsync\.lock/);
 });
 
-test('release removes only its own lock, and the exit hook is removed with it', (t) => {
+test('release removes only its own lock; many locks share one exit hook', (t) => {
   const dir = tempDir(t);
-  const exitHooks = process.listenerCount('exit');
   const lock = lockDataDir(dir, 'import');
-  assert.equal(process.listenerCount('exit'), exitHooks + 1);
   // Someone else's lock replaced ours (an operator removed ours, another process took it).
   writeLock(dir, { nonce: 'theirs' });
   lock.release();
   assert.equal(readLock(dir).nonce, 'theirs', 'not ours: left alone');
-  assert.equal(process.listenerCount('exit'), exitHooks);
+  const exitHooks = process.listenerCount('exit');
+  const many = Array.from({ length: 20 }, () => lockDataDir(tempDir(t), 'daemon'));
+  assert.equal(process.listenerCount('exit'), exitHooks, 'no listener per lock (no MaxListeners warning with many daemons in one process)');
+  for (const l of many) l.release();
+});
+
+test('a process that exits without releasing removes its lock on the way out (exit hook)', async (t) => {
+  const dir = tempDir(t);
+  const lockModule = new URL('../../src/store/lock.js', import.meta.url).href;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `const { lockDataDir } = await import(${JSON.stringify(lockModule)}); lockDataDir(${JSON.stringify(dir)}, 'daemon'); process.exit(3);`], { stdio: 'ignore' });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(code, 3);
+  assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false);
 });
