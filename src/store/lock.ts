@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HamsyncError, describe } from '../errors.js';
+import { create, read, takeOver } from './lock-file.js';
 import { bootId, isStale, processStart, type ProcessMark } from './process-mark.js';
 
 /** The lock file in a data directory. */
@@ -94,61 +95,6 @@ function lockedBy(dir: string, file: string, h: LockHolder): HamsyncError {
   return new HamsyncError('HAMSYNC_ERR_LOCKED', `data directory ${dir} is in use by ${who} (${h.purpose}, since ${h.since}); stop it first, or use another --data-dir`, details);
 }
 
-/** Creates the lock file holding `text`, atomically; false if one exists. */
-function create(file: string, text: string, dir: string): boolean {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fd = fs.openSync(tmp, 'wx', 0o644);
-    try {
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    try {
-      fs.linkSync(tmp, file);
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
-      // A file system without hard links (FAT on a USB stick): exclusive create instead.
-      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EOPNOTSUPP') return createDirect(file, text);
-      throw err;
-    }
-  } catch (err) {
-    throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot lock data directory ${dir}: ${(err as Error).message}`, { dir });
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
-function createDirect(file: string, text: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'wx', 0o644);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  }
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return true;
-}
-
-/** The lock file's text, or undefined when there is none. */
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot read lock file ${file}: ${(err as Error).message}`, { file });
-  }
-}
-
 /** The holder a lock file names; undefined for a file that is not one of ours (taken over as stale). */
 function parse(text: string): LockHolder | undefined {
   try {
@@ -160,32 +106,6 @@ function parse(text: string): LockHolder | undefined {
     // fall through
   }
   return undefined;
-}
-
-/**
- * Removes a stale lock whose text was `stale`: moved aside first, so of several processes taking
- * it over at once only one removes it; if what was moved is not that lock (it was taken over and
- * re-taken meanwhile), it is put back.
- */
-function takeOver(file: string, stale: string): void {
-  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
-  try {
-    fs.renameSync(file, aside);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot take over the stale lock ${file}: ${(err as Error).message}`, { file });
-  }
-  try {
-    if (fs.readFileSync(aside, 'utf8') !== stale) {
-      try {
-        fs.linkSync(aside, file);
-      } catch {
-        // Yet another lock is there now: it stands.
-      }
-    }
-  } finally {
-    fs.rmSync(aside, { force: true });
-  }
 }
 
 /** Releases of the locks this process holds, run on a normal exit (one listener for them all). */
