@@ -117,7 +117,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const fileKeys = options.keysFile === undefined ? new Keyring() : loadKeysFile(options.keysFile);
   const keyringOf = (users = guard?.currentUsers): Keyring => (users ? Keyring.merge(Keyring.fromUsers(users), fileKeys) : fileKeys);
   const keyring = keyringOf();
-  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir });
+  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' } });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000, drainTimeout });
   const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, keyring, requireSigned: options.requireSigned });

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_USERS: 'A users file is not valid (bad JSON, unknown role, bad user id or namespace, missing salt or hash), or a user command cannot be done.',
   HAMSYNC_ERR_SIGNATURE: 'An update\'s Ed25519 signature is missing (its source has a known public key, or signatures are required), malformed, or does not verify; the whole batch is refused.',
   HAMSYNC_ERR_SIGNING_KEY: 'A signing key is not valid: a public key that is not 43 base64url characters of a raw Ed25519 key, a private key file that is not Ed25519 PKCS#8 PEM, or a keys file of the wrong shape.',
+  HAMSYNC_ERR_LOCKED: 'A data directory is in use by another process (a daemon, broker or import, whose pid the message names); only one may write it at a time. Read-only replay and export are allowed beside it.',
+  HAMSYNC_ERR_IDENTITY: 'A data directory belongs to another device id, namespace or role (daemon or broker) than the one starting on it, or a put message in its outbox comes from another device; nothing was sent.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

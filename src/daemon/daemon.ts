@@ -53,7 +53,8 @@ export class Daemon {
     const sources = buildSources(config.sources, config.id, log);
     // Key files are read before anything is opened: a bad one fails the start.
     const signing = loadSigning(config);
-    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir });
+    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
+      lock: 'daemon', owner: { role: 'daemon', id: config.id, ns: config.ns } });
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     try {
       await resignOutbox(replica.outbox(), config.id, signing.signer, log);
@@ -62,7 +63,7 @@ export class Daemon {
       throw err;
     }
     const counters = new Counters();
-    const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n));
+    const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n), config.id);
     const ref: { daemon?: Daemon } = {};
     let http: { server: Server; port: number };
     try {
@@ -128,7 +129,7 @@ export class Daemon {
       /** Per source: deferred, deferredBytes, quarantined, quarantinedBytes (sources with nothing waiting are left out). */
       queues: queues.sources,
       queueLimits: queues.limits,
-      outbox: { ...outbox, inflight: this.forwarder.pending },
+      outbox: { ...outbox, inflight: this.forwarder.pending, ...(this.forwarder.held ? { held: this.forwarder.held } : {}) },
       outboxMax: this.config.outboxMax,
       subscribe: this.config.subscribe,
       signing: { pub: this.signing.signer?.pub ?? null, keys: this.signing.keyring.size, requireSigned: this.signing.requireSigned, followState: this.config.followState },

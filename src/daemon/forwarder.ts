@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
+import { putSource } from '../store/identity.js';
 import type { Outbox } from '../store/outbox.js';
 
 /**
@@ -13,6 +14,8 @@ export class Forwarder {
   private client: MqttClient | undefined;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** Set when an entry from another device was found: sending stopped there (see `held`). */
+  private foreign: { seq: number; src: string | undefined } | undefined;
 
   constructor(
     private readonly outbox: Outbox,
@@ -20,6 +23,8 @@ export class Forwarder {
     private readonly window: number,
     private readonly log: Logger,
     private readonly onAcked: (updates: number) => void = () => undefined,
+    /** The device whose puts this outbox may hold: an entry with another `src` is never sent. */
+    private readonly device?: string,
   ) {}
 
   /** The link is up: send from the oldest unacknowledged entry (those mqtt.js still holds are resent by it). */
@@ -36,8 +41,9 @@ export class Forwarder {
   /** New entries were appended (and committed). */
   kick(): void {
     const client = this.client;
-    if (!client || this.stopped || !client.connected) return;
+    if (!client || this.stopped || this.foreign || !client.connected) return;
     for (const entry of this.outbox.entries(this.cursor, this.window - this.inflight.size)) {
+      if (this.device !== undefined && !this.mine(entry.seq, entry.payload)) break;
       this.cursor = entry.seq;
       this.inflight.add(entry.seq);
       client.publish(this.topic, entry.payload, { qos: 1 }, (err) => {
@@ -54,6 +60,26 @@ export class Forwarder {
       });
     }
     if (this.inflight.size === 0) this.wakeIdle();
+  }
+
+  /**
+   * Why sending stopped, if it did: the outbox holds a put message of another device (the hub
+   * would refuse and drop it). It stays queued, nothing after it is sent (order is kept), and an
+   * error is logged once; `status` shows it. Starting the daemon checks for this too
+   * (HAMSYNC_ERR_IDENTITY), so it only happens to an outbox changed behind the daemon's back.
+   */
+  get held(): { code: 'HAMSYNC_ERR_IDENTITY'; seq: number; src: string | null } | undefined {
+    return this.foreign ? { code: 'HAMSYNC_ERR_IDENTITY', seq: this.foreign.seq, src: this.foreign.src ?? null } : undefined;
+  }
+
+  private mine(seq: number, payload: string): boolean {
+    const src = putSource(payload);
+    if (src === this.device) return true;
+    this.foreign = { seq, src };
+    this.log.error('outbox holds a put message of another device: not sent, sending stopped (the message stays queued)', {
+      code: 'HAMSYNC_ERR_IDENTITY', seq, src, device: this.device,
+    });
+    return false;
   }
 
   /** Messages handed to MQTT and not yet acknowledged. */

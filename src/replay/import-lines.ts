@@ -109,7 +109,19 @@ export function parseHeader(file: string, line: Line): ExportCounts {
   return counts as ExportCounts;
 }
 
-export function parseRow(file: string, line: Line, limits: Limits): { kind: RowKind; update: Update; checked: CheckedUpdate } {
+/** One row of an export, checked: the update, and what a history or deferred row records about it. */
+export interface ParsedRow {
+  kind: RowKind;
+  update: Update;
+  checked: CheckedUpdate;
+  /** History rows: the outcome and deferred flag recorded when it was resolved. */
+  outcome?: Outcome;
+  deferred?: boolean;
+  /** History and deferred rows: when the exporting replica received it. */
+  rx?: number;
+}
+
+export function parseRow(file: string, line: Line, limits: Limits): ParsedRow {
   const o = parseObject(file, line);
   const t = o.t;
   if (typeof t !== 'string' || !KINDS.has(t)) {
@@ -139,7 +151,9 @@ export function parseRow(file: string, line: Line, limits: Limits): { kind: RowK
   if (kind !== 'live' && (typeof o.rx !== 'number' || !Number.isFinite(o.rx))) {
     throw lineError('HAMSYNC_ERR_PAYLOAD', file, line.number, `${kind} row "rx" must be a finite number, got ${describe(o.rx)}`);
   }
-  return { kind, update, checked };
+  if (kind === 'live') return { kind, update, checked };
+  const rx = o.rx as number;
+  return kind === 'history' ? { kind, update, checked, outcome: o.outcome as Outcome, deferred: o.deferred as boolean, rx } : { kind, update, checked, rx };
 }
 
 export function parseObject(file: string, line: Line): Record<string, unknown> {

@@ -1,13 +1,14 @@
-import { HamsyncError, describe, isHamsyncError } from '../errors.js';
+import { HamsyncError, isHamsyncError } from '../errors.js';
 import type { Clock } from '../ham/clock.js';
 import { resolveLimits, type Limits } from '../model/limits.js';
-import type { CheckedUpdate, Update } from '../model/update.js';
-import type { Keyring } from '../sign/keyring.js';
-import { checkEachAsync } from '../sign/policy.js';
+import { lockDataDir } from '../store/lock.js';
+import { openStore } from '../store/open.js';
 import { Replica } from '../sync/replica.js';
 import type { ExportCounts } from './export.js';
 import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
+import { readChunks, verifyRows, type SignedRow, type SignatureCheck } from './import-chunks.js';
 import { maxLineBytes, readLines, parseHeader, parseRow, checkCounts, lineError, withoutCode, fileIdentity } from './import-lines.js';
+import { emptyReport, isEmpty, restoreChecked } from './restore.js';
 export type { RowKind } from './import-lines.js';
 
 export interface ImportOptions {
@@ -22,7 +23,9 @@ export interface ImportOptions {
    * nothing is imported. Default: none. An export is then trusted like the data directory it
    * came from: signatures are imported as they are, checked for form only.
    */
-  signatures?: { keyring: Keyring; requireSigned?: boolean };
+  signatures?: SignatureCheck;
+  /** Polled between chunks (and between batches of pass 1): true stops after the chunk being written (Ctrl-C). */
+  stopped?: () => boolean;
 }
 
 /** What an import did. */
@@ -44,6 +47,14 @@ export interface ImportReport {
   deferred: number;
   /** Transactions (receive calls). */
   chunks: number;
+  /**
+   * `restore`: the data directory was empty, and the rows were written exactly as exported
+   * (outcomes, deferred flags, receive times); `merge`: every row went through HAM with this
+   * replica's clock (see `importExport`).
+   */
+  mode: 'restore' | 'merge';
+  /** Set when `stopped` ended it early: while checking the file (nothing imported), or while importing. */
+  interrupted?: 'check' | 'import';
 }
 
 /** Pass 1's result: the file is a complete, valid export. */
@@ -53,8 +64,6 @@ export interface ValidatedExport {
   counts: ExportCounts;
 }
 
-/** A chunk is also cut when its lines add up to this many characters (bounds memory with large values). */
-const CHUNK_CHARS = 16 * 1024 * 1024;
 
 /**
  * Pass 1: reads the whole file and checks every line (UTF-8, JSON, shape, and each row's key,
@@ -65,7 +74,7 @@ const CHUNK_CHARS = 16 * 1024 * 1024;
  * signature, or one refused when `signatures` are checked); HAMSYNC_ERR_FILE when the file
  * cannot be read. `details` has `file` and `line`.
  */
-export async function validateExport(file: string, limits: Limits, signatures?: ImportOptions['signatures']): Promise<ValidatedExport> {
+export async function validateExport(file: string, limits: Limits, signatures?: SignatureCheck, stopped?: () => boolean): Promise<ValidatedExport> {
   const seen: ExportCounts = { live: 0, history: 0, deferred: 0 };
   let header: ExportCounts | undefined;
   let lines = 0;
@@ -82,6 +91,7 @@ export async function validateExport(file: string, limits: Limits, signatures?: 
       if (signatures) rows.push({ checked: row.checked, line: line.number });
     }
     if (signatures) await verifyRows(file, rows, signatures);
+    if (stopped?.() === true) throw new Stopped();
   }
   if (header === undefined) throw lineError('HAMSYNC_ERR_PAYLOAD', file, 1, 'the file is empty: not a hamsync export');
   checkCounts(file, lines, header, seen);
@@ -100,41 +110,22 @@ export async function validateExport(file: string, limits: Limits, signatures?: 
  */
 export async function importExport(replica: Replica, file: string, options: ImportOptions = {}): Promise<ImportReport> {
   const chunkSize = chunkFor(options, replica.limits);
-  const valid = await checkBeforeImport(file, replica.limits, options.signatures);
+  const valid = await checkBeforeImport(file, replica.limits, options.signatures, options.stopped);
+  if (valid === undefined) return { ...emptyReport({ file, lines: 0, counts: { live: 0, history: 0, deferred: 0 } }, 'merge'), interrupted: 'check' };
   return importChecked(replica, valid, chunkSize, options);
 }
 
-/** A checked row and its line, for signature checks. */
-interface SignedRow {
-  checked: CheckedUpdate;
-  line: number;
-}
+/** Pass 1 was stopped (`ImportOptions.stopped`). */
+class Stopped extends Error {}
 
-const REFUSED: Record<string, string> = {
-  missing: 'has no signature, but its source has a public key',
-  malformed: 'has a malformed signature',
-  invalid: 'has a signature that does not verify with its source\'s public key',
-  'unknown-source': 'comes from a source with no known public key, and signatures are required',
-};
-
-/** Verifies each row's signature on its own; throws for the first one (in file order) that is refused. */
-async function verifyRows(file: string, rows: readonly SignedRow[], signatures: NonNullable<ImportOptions['signatures']>): Promise<void> {
-  const verdicts = await checkEachAsync(rows.map((r) => r.checked), signatures.keyring, { requireSigned: signatures.requireSigned ?? false });
-  const i = verdicts.findIndex((v) => v instanceof HamsyncError);
-  if (i < 0) return;
-  const err = verdicts[i] as HamsyncError;
-  const row = rows[i] as SignedRow;
-  const why = String(err.details.reason);
-  throw lineError('HAMSYNC_ERR_SIGNATURE', file, row.line, `the row (key ${describe(row.checked.key)}, source ${describe(row.checked.source)}) ${REFUSED[why] ?? why}`, err.details);
-}
-
-/** Pass 1, for an import: the file must not change while it is checked; errors say nothing was imported. */
-async function checkBeforeImport(file: string, limits: Limits, signatures?: ImportOptions['signatures']): Promise<ValidatedExport> {
+/** Pass 1, for an import: the file must not change while it is checked; errors say nothing was imported. Undefined: stopped. */
+async function checkBeforeImport(file: string, limits: Limits, signatures?: SignatureCheck, stopped?: () => boolean): Promise<ValidatedExport | undefined> {
   const before = await fileIdentity(file);
   let valid: ValidatedExport;
   try {
-    valid = await validateExport(file, limits, signatures);
+    valid = await validateExport(file, limits, signatures, stopped);
   } catch (err) {
+    if (err instanceof Stopped) return undefined;
     if (isHamsyncError(err) && err.code !== 'HAMSYNC_ERR_FILE') throw new HamsyncError(err.code, `${withoutCode(err)}; nothing was imported`, err.details);
     throw err;
   }
@@ -147,27 +138,15 @@ function chunkFor(options: ImportOptions, limits: Limits): number {
   return Math.min(checkNumber(options.chunk ?? 5000, 'chunk', POSITIVE_INT), limits.maxBatch);
 }
 
-/** Pass 2. */
+/** Pass 2, merging through HAM. */
 async function importChecked(replica: Replica, valid: ValidatedExport, chunkSize: number, options: ImportOptions): Promise<ImportReport> {
-  const file = valid.file;
-  const report: ImportReport = { file, lines: 0, counts: valid.counts, updates: 0, imported: 0, duplicates: 0, applied: 0, deferred: 0, chunks: 0 };
-  const seen: ExportCounts = { live: 0, history: 0, deferred: 0 };
-  let chunk: Update[] = [];
-  let signed: SignedRow[] = [];
-  let chars = 0;
+  const report = emptyReport(valid, 'merge');
   let durable: Promise<void> = Promise.resolve();
-  const flush = async (): Promise<void> => {
-    if (chunk.length === 0) return;
-    const updates = chunk;
-    const rows = signed;
-    chunk = [];
-    signed = [];
-    chars = 0;
-    // Verified again: the file is read again, and must not slip a forgery in between the passes.
-    if (options.signatures) await verifyRows(file, rows, options.signatures);
-    const receipt = replica.receive(updates);
+  for await (const chunk of readChunks(valid.file, replica.limits, chunkSize, valid.counts, options.signatures)) {
+    const receipt = replica.receive(chunk.rows.map((r) => r.update));
+    report.lines = chunk.lines;
     report.chunks++;
-    report.updates += updates.length;
+    report.updates += chunk.rows.length;
     for (const r of receipt.results) {
       if (r.duplicate) {
         report.duplicates++;
@@ -180,30 +159,14 @@ async function importChecked(replica: Replica, valid: ValidatedExport, chunkSize
     durable = receipt.durable;
     await receipt.committed;
     options.onProgress?.({ ...report, counts: { ...report.counts } });
-  };
-
-  let first = true;
-  for await (const batch of readLines(file, maxLineBytes(replica.limits))) {
-    for (const line of batch) {
-      report.lines = line.number;
-      if (first) {
-        parseHeader(file, line);
-        first = false;
-        continue;
-      }
-      // Validated in pass 1; parsed again (and checked again by receive) in case the file changed.
-      const row = parseRow(file, line, replica.limits);
-      seen[row.kind]++;
-      chunk.push(row.update);
-      if (options.signatures) signed.push({ checked: row.checked, line: line.number });
-      chars += line.text.length;
-      if (chunk.length >= chunkSize || chars >= CHUNK_CHARS) await flush();
+    if (options.stopped?.() === true) {
+      report.interrupted = 'import';
+      break;
     }
   }
-  await flush();
   await durable;
   await replica.flushed();
-  checkCounts(file, report.lines, valid.counts, seen);
+  if (report.interrupted === undefined) report.lines = valid.lines;
   return report;
 }
 
@@ -222,24 +185,41 @@ export interface ImportFileOptions extends ImportOptions {
 
 /**
  * Checks `file` (pass 1: on any problem nothing is imported and the data dir is not even
- * created), then opens the replica in `options.dataDir`, imports the file (pass 2, see
- * `importExport`) and closes the replica.
+ * created), then takes the data directory's lock (HAMSYNC_ERR_LOCKED while a daemon, broker or
+ * another import uses it) and imports the file (pass 2):
+ * - into an EMPTY data directory (no live, history, deferred, quarantined or queued rows) as a
+ *   restore: every row is written as exported, so `hamsync replay` gives the same rows, outcomes,
+ *   deferred flags and receive times (src/replay/restore.ts);
+ * - into one that has data, as a merge through HAM with its own clock (see `importExport`).
+ * Either way an interrupted import can be run again; see docs/data-dir.md.
  */
 export async function importFile(file: string, options: ImportFileOptions): Promise<ImportReport> {
   const limits = resolveLimits(options.limits);
   const chunkSize = chunkFor(options, limits);
-  const valid = await checkBeforeImport(file, limits, options.signatures);
-  const replica = await Replica.open({
-    dataDir: options.dataDir,
-    limits,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.clockOffsetMs === undefined ? {} : { clockOffsetMs: options.clockOffsetMs }),
-    ...(options.clockDriftPpm === undefined ? {} : { clockDriftPpm: options.clockDriftPpm }),
-  });
+  const valid = await checkBeforeImport(file, limits, options.signatures, options.stopped);
+  if (valid === undefined) return { ...emptyReport({ file, lines: 0, counts: { live: 0, history: 0, deferred: 0 } }, 'merge'), interrupted: 'check' };
+  const lock = lockDataDir(options.dataDir, 'import');
   try {
-    return await importChecked(replica, valid, chunkSize, options);
+    const store = openStore(options.dataDir, {});
+    try {
+      if (isEmpty(store)) return await restoreChecked(store, valid, limits, chunkSize, options);
+    } finally {
+      await store.root.close();
+    }
+    const replica = await Replica.open({
+      dataDir: options.dataDir,
+      limits,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.clockOffsetMs === undefined ? {} : { clockOffsetMs: options.clockOffsetMs }),
+      ...(options.clockDriftPpm === undefined ? {} : { clockDriftPpm: options.clockDriftPpm }),
+    });
+    try {
+      return await importChecked(replica, valid, chunkSize, options);
+    } finally {
+      await replica.close();
+    }
   } finally {
-    await replica.close();
+    lock.release();
   }
 }
 

@@ -2,7 +2,10 @@ import type { EventEmitter } from 'node:events';
 import type { Counters } from '../counters.js';
 import type { Clock } from '../ham/clock.js';
 import { resolveLimits, type Limits } from '../model/limits.js';
-import type { Store } from '../store/open.js';
+import { claimOwner } from '../store/identity.js';
+import { lockDataDir, type DataDirLock } from '../store/lock.js';
+import { openStore, type Store } from '../store/open.js';
+import { assertNoPartialRestore } from '../store/restore-mark.js';
 import { QueueAccounts } from './accounts.js';
 import { Batches } from './batches.js';
 import { changeEvents, type ChangeEvent } from './change-event.js';
@@ -55,6 +58,28 @@ export function emitterHooks(replica: EventEmitter<ReplicaEvents>, counters: Cou
       if (replica.listenerCount('error') > 0) replica.emit('error', err);
     },
   };
+}
+
+/**
+ * Takes the data directory's lock (when `options.lock` names a purpose), opens its store, and
+ * checks its owner (when `options.owner` is given: no partial restore, the same owner or none).
+ * On failure nothing stays open or locked.
+ */
+export async function openDataDir(options: ReplicaOptions): Promise<{ store: Store; lock: DataDirLock | undefined }> {
+  const lock = options.lock === undefined ? undefined : lockDataDir(options.dataDir, options.lock);
+  let store: Store | undefined;
+  try {
+    store = openStore(options.dataDir, { mapSize: options.mapSize });
+    if (options.owner) {
+      assertNoPartialRestore(store, options.dataDir);
+      claimOwner(store, options.owner, options.dataDir);
+    }
+    return { store, lock };
+  } catch (err) {
+    await store?.root.close();
+    lock?.release();
+    throw err;
+  }
 }
 
 /** Builds a replica's parts over an open store (rebuilding the queue counts from it); the timer is not started yet. */

@@ -1,12 +1,21 @@
 import type { Clock, HighWaterStore } from '../ham/clock.js';
 import { WallClock } from '../ham/wall-clock.js';
 import type { Limits } from '../model/limits.js';
+import type { DataDirOwner } from '../store/identity.js';
 import type { Store } from '../store/open.js';
 import type { RetentionOptions } from './retention.js';
 
 export interface ReplicaOptions {
   /** Directory of the LMDB environment (created if missing). Required. */
   dataDir: string;
+  /**
+   * Take the data directory's exclusive lock (src/store/lock.ts) for this purpose (daemon,
+   * broker, import), held until close; HAMSYNC_ERR_LOCKED while another process holds it.
+   * Default: no lock.
+   */
+  lock?: string;
+  /** Check (or record, the first time) whom the data directory belongs to (src/store/identity.ts); HAMSYNC_ERR_IDENTITY if someone else. */
+  owner?: DataDirOwner;
   /**
    * The machine clock, or a factory given the replica's persisted high-water store.
    * Default: the wall clock with `clockOffsetMs`, its stamps persisted in the store.

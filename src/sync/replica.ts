@@ -6,14 +6,15 @@ import type { Decision } from '../ham/decide.js';
 import type { Json } from '../ham/lexical.js';
 import type { Limits } from '../model/limits.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
-import { openStore, type Store } from '../store/open.js';
+import type { DataDirLock } from '../store/lock.js';
+import type { Store } from '../store/open.js';
 import { Outbox } from '../store/outbox.js';
 import { readDeferred, readHistory, readLive, readQuarantine, readQuarantineLog, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange, type QuarantineEntry, type QuarantineLogEntry } from '../store/read.js';
 import type { SourceQueues } from './accounts.js';
 import type { Admission } from './admit.js';
 import type { Receipt } from './batches.js';
 import type { ChangeEvent } from './change-event.js';
-import { assemble, emitterHooks, shutdown, startRetention, type ReplicaEvents, type ReplicaHooks, type ReplicaParts } from './lifecycle.js';
+import { assemble, emitterHooks, openDataDir, shutdown, startRetention, type ReplicaEvents, type ReplicaHooks, type ReplicaParts } from './lifecycle.js';
 import { compileSelector, type DropReport, type QuarantineSelector, type ReleaseReport } from './quarantine.js';
 import type { QueueStatus } from './queue-ops.js';
 import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
@@ -43,7 +44,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private outboxQueue: Outbox | undefined;
   private readonly hooks: ReplicaHooks = emitterHooks(this, this.counters, () => this.assertOpen());
 
-  private constructor(private readonly store: Store, options: ReplicaOptions) {
+  private constructor(
+    private readonly store: Store,
+    options: ReplicaOptions,
+    private readonly lock: DataDirLock | undefined,
+  ) {
     super();
     this.parts = assemble(store, options, this.hooks);
     ({ clock: this.clock, limits: this.limits, queueLimits: this.queueLimits } = this.parts);
@@ -54,12 +59,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     // Checked before anything is opened: a bad option names its field and value.
     resolveQueueLimits(options);
     if (options.retention) resolveRetention(options.retention);
-    const store = openStore(options.dataDir, { mapSize: options.mapSize });
+    const { store, lock } = await openDataDir(options);
     let replica: Replica;
     try {
-      replica = new Replica(store, options);
+      replica = new Replica(store, options, lock);
     } catch (err) {
       await store.root.close();
+      lock?.release();
       throw err;
     }
     await replica.parts.timer.start();
@@ -198,7 +204,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await shutdown(this.parts, this.retention);
+    try {
+      await shutdown(this.parts, this.retention);
+    } finally {
+      this.lock?.release();
+    }
   }
 
   private assertOpen(): void {

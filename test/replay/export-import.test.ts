@@ -15,6 +15,7 @@ import type { Update } from '../../src/model/update.js';
 import { exportDataDir, exportToFile, type ExportCounts } from '../../src/replay/export.js';
 import { importExport, importFile, validateExport, type ImportReport } from '../../src/replay/import.js';
 import { Replica } from '../../src/sync/replica.js';
+import { dump } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';
 import { prng } from '../helpers/seed.js';
 
@@ -55,19 +56,6 @@ function view(r: Replica, keys: Iterable<string>): { live: Row[]; history: Row[]
   }
   const deferred = r.deferred().map((d) => `${d.key}|${d.state}|${d.source}|${canonical(d.value)}`);
   return { live, history: history.sort(), deferred: deferred.sort() };
-}
-
-/** The full content of a data dir (live, history with outcomes and receive times, deferred), as an export. */
-async function dump(dir: string): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      out += chunk.toString('utf8');
-      cb();
-    },
-  });
-  await exportDataDir(dir, sink, { created: new Date(0) });
-  return out;
 }
 
 async function exportFile(t: TestContext, dir: string): Promise<string> {
@@ -335,7 +323,7 @@ describe('import', () => {
     const file = await exportFile(t, empty);
     const dest = path.join(tempDir(t), 'new-replica');
     const report = await importFile(file, { dataDir: dest, clock: new ManualClock(0) });
-    assert.deepEqual({ ...report, file: '' }, { file: '', lines: 1, counts: { live: 0, history: 0, deferred: 0 }, updates: 0, imported: 0, duplicates: 0, applied: 0, deferred: 0, chunks: 0 });
+    assert.deepEqual({ ...report, file: '' }, { file: '', lines: 1, counts: { live: 0, history: 0, deferred: 0 }, updates: 0, imported: 0, duplicates: 0, applied: 0, deferred: 0, chunks: 0, mode: 'restore' });
     assert.ok(fs.existsSync(path.join(dest, 'data.mdb')));
   });
 });
@@ -470,8 +458,10 @@ describe('CLI: hamsync export / hamsync import', () => {
     const destDir = path.join(tempDir(t), 'dest');
     const im = await cli(['import', file, '--data-dir', destDir, '--json']);
     const report = JSON.parse(im.stdout) as ImportReport;
-    assert.equal(report.imported, 3);
-    assert.equal(report.duplicates, 2);
+    // Into an empty data dir: restored as exported, every row written.
+    assert.equal(report.mode, 'restore');
+    assert.equal(report.imported, 5);
+    assert.equal(report.duplicates, 0);
     const again = await cli(['import', file, '--data-dir', destDir]);
     assert.match(again.stdout, /imported {5}0 of 5 updates/);
     assert.match(again.stdout, /duplicates {3}5/);
@@ -497,7 +487,7 @@ describe('CLI: hamsync export / hamsync import', () => {
     assert.equal(fs.existsSync(destDir), false);
   });
 
-  test('--help documents that an interrupted import can be re-run, and that the daemon must be stopped', async () => {
+  test('--help documents that an interrupted import can be re-run, that the daemon must be stopped, and restore vs merge', async () => {
     const help = await new Promise<string>((resolve, reject) => {
       yargs(['import', '--help'])
         .command(importCmd)
@@ -505,7 +495,8 @@ describe('CLI: hamsync export / hamsync import', () => {
         .parse(['import', '--help'], {}, (err, _argv, output) => (err ? reject(err) : resolve(output.replace(/\s+/g, ' '))));
     });
     assert.match(help, /interrupted import can simply be run again/);
-    assert.match(help, /Stop the daemon/);
+    assert.match(help, /stop it first \(HAMSYNC_ERR_LOCKED names its pid\)/);
+    assert.match(help, /EMPTY data directory the export is restored exactly/);
     assert.match(help, /nothing is imported/);
   });
 });
