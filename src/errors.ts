@@ -28,6 +28,13 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_USERS: 'A users file is not valid (bad JSON, unknown role, bad user id or namespace, missing salt or hash), or a user command cannot be done.',
   HAMSYNC_ERR_SIGNATURE: 'An update\'s Ed25519 signature is missing (its source has a known public key, or signatures are required), malformed, or does not verify; the whole batch is refused.',
   HAMSYNC_ERR_SIGNING_KEY: 'A signing key is not valid: a public key that is not 43 base64url characters of a raw Ed25519 key, a private key file that is not Ed25519 PKCS#8 PEM, or a keys file of the wrong shape.',
+  HAMSYNC_ERR_NOT_FOUND: 'An HTTP API has no such route, or a key has no value and no update waiting for it (HTTP 404).',
+  HAMSYNC_ERR_METHOD: 'An HTTP route does not take this method; the Allow header lists those it takes (HTTP 405).',
+  HAMSYNC_ERR_INTERNAL: 'An HTTP API failed unexpectedly; the fault is logged (HTTP 500).',
+  HAMSYNC_ERR_DEFERRED_ONLY: 'A key has no live value yet, but updates for it wait in the deferred queue or the quarantine (HTTP 404; the body says how many and the earliest state).',
+  HAMSYNC_ERR_HOST: 'An HTTP request\'s Host header is not the API\'s loopback address or localhost with its port (a DNS-rebinding guard; HTTP 403).',
+  HAMSYNC_ERR_MEDIA_TYPE: 'An HTTP request that changes data is not sent as content-type application/json (a cross-site request guard; HTTP 415).',
+  HAMSYNC_ERR_BODY_TIMEOUT: 'An HTTP request body did not arrive whole within the read timeout (10 s); the connection is closed (HTTP 408).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
