@@ -26,8 +26,12 @@ test('a device publishing on another device\'s put topic is refused with HAMSYNC
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'hamsync-pi-7', username: 'pi-7', password: 'pw-pi-7', reconnectPeriod: 0 });
   t.after(() => client.endAsync(true).catch(() => undefined));
   const closed = new Promise<void>((r) => client.once('close', () => r()));
-  client.publish('hamsync/default/put/pi-8', encodePut('pi-8', [{ key: 'pi-8/spoofed', state: Date.now(), text: '1' }]), { qos: 1 });
-  await closed;
+  // Refused: the broker closes the connection, no PUBACK. (Accepted, the PUBACK would win the race.)
+  const acked = client.publishAsync('hamsync/default/put/pi-8', encodePut('pi-8', [{ key: 'pi-8/spoofed', state: Date.now(), text: '1' }]), { qos: 1 }).then(
+    () => 'acknowledged',
+    () => 'failed',
+  );
+  assert.equal(await Promise.race([closed.then(() => 'closed'), acked]), 'closed');
   assert.equal(broker.hub.counters.get('acl.denied.publish'), 1);
   const refusal = lines.find((l) => l.code === 'HAMSYNC_ERR_ACL');
   assert.ok(refusal, `the refusal is logged with code HAMSYNC_ERR_ACL: ${JSON.stringify(lines)}`);

@@ -193,9 +193,10 @@ test('an HTTP port in use: the daemon API refuses to start with HAMSYNC_ERR_LIST
 
 /**
  * Sends the headers of a POST with a 100-byte body, then one byte every `everyMs`; resolves
- * when the server closes the connection, with what it answered and how long it took.
+ * when the server closes the connection, with what it answered and how long it took (or when
+ * this side gives up after `giveUpMs` and closes it: then there is no 408 in `text`).
  */
-function slowloris(port: number, everyMs: number): Promise<{ text: string; ms: number; sent: number }> {
+function slowloris(port: number, everyMs: number, giveUpMs: number): Promise<{ text: string; ms: number; sent: number }> {
   return new Promise((resolve, reject) => {
     const start = Date.now();
     const socket = net.connect(port, '127.0.0.1');
@@ -210,19 +211,21 @@ function slowloris(port: number, everyMs: number): Promise<{ text: string; ms: n
       sent++;
       socket.write(' ');
     }, everyMs);
+    const giveUp = setTimeout(() => socket.destroy(), giveUpMs);
     socket.on('close', () => {
       clearInterval(timer);
+      clearTimeout(giveUp);
       resolve({ text, ms: Date.now() - start, sent });
     });
     socket.write(`POST /v1/put HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
   });
 }
 
-test('a request body trickled byte by byte (slowloris) gets 408 HAMSYNC_ERR_BODY_TIMEOUT and the socket is closed', async (t) => {
+test('a request body trickled byte by byte (slowloris) gets 408 HAMSYNC_ERR_BODY_TIMEOUT and the socket is closed', { timeout: 20_000 }, async (t) => {
   const routes: Route[] = [{ method: 'POST', path: '/v1/put', handle: () => assert.fail('the handler must not run') }];
   const { server, port } = await serveJson({ host: '127.0.0.1', port: 0 }, 'a test API', routes, silentLogger, { bodyTimeoutMs: 300 });
   t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const r = await slowloris(port, 50);
+  const r = await slowloris(port, 50, 5000);
   assert.match(r.text, /^HTTP\/1\.1 408 /, r.text);
   assert.match(r.text, /HAMSYNC_ERR_BODY_TIMEOUT/);
   assert.ok(r.ms >= 300 && r.ms < 5000, `closed after ${r.ms} ms`);
@@ -232,7 +235,7 @@ test('a request body trickled byte by byte (slowloris) gets 408 HAMSYNC_ERR_BODY
 test(`the daemon API applies the default body read timeout (${BODY_TIMEOUT_MS} ms)`, { timeout: 30_000 }, async (t) => {
   assert.equal(BODY_TIMEOUT_MS, 10_000);
   const d = await daemonOn(t, 'slow');
-  const r = await slowloris(d.httpPort, 500);
+  const r = await slowloris(d.httpPort, 500, 20_000);
   assert.match(r.text, /^HTTP\/1\.1 408 /, r.text);
   assert.match(r.text, /HAMSYNC_ERR_BODY_TIMEOUT/);
   assert.ok(r.ms >= BODY_TIMEOUT_MS - 100 && r.ms < BODY_TIMEOUT_MS + 5000, `closed after ${r.ms} ms`);
