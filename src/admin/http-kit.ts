@@ -132,6 +132,11 @@ export function assertJsonRequest(req: IncomingMessage): void {
 
 /** Answers a coded error; a body too slow or too large also closes the connection (its rest is never read). */
 function fail(req: IncomingMessage, res: ServerResponse, err: HamsyncError): void {
+  if (res.headersSent) {
+    // Failed after answering: the answer stands; cut one that is only half written.
+    if (!res.writableEnded) req.socket.destroy();
+    return;
+  }
   const close = err.code === 'HAMSYNC_ERR_BODY_TIMEOUT' || err.code === 'HAMSYNC_ERR_TOO_LARGE';
   const headers: Record<string, string> = close ? { connection: 'close' } : {};
   if (err.code === 'HAMSYNC_ERR_METHOD') headers.allow = String(err.details.allow);

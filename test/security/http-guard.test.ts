@@ -179,6 +179,23 @@ test('an unexpected fault is 500 HAMSYNC_ERR_INTERNAL (logged), not a reused inp
   assert.deepEqual(logged, ['http handler failed']);
 });
 
+test('a handler that fails after answering keeps its answer (no second response, no crash)', async (t) => {
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: '/late',
+      handle: ({ res }) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        throw new Error('fails after the answer');
+      },
+    },
+  ];
+  const { server, port } = await serveJson({ host: '127.0.0.1', port: 0 }, 'a test API', routes, silentLogger);
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const a = await raw(port, 'GET', '/late', { host: `127.0.0.1:${port}` });
+  assert.deepEqual([a.status, a.body], [200, { ok: true }]);
+});
+
 test('an HTTP port in use: the daemon API refuses to start with HAMSYNC_ERR_LISTEN naming the address', async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
