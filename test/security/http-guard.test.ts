@@ -156,6 +156,14 @@ test('a key that has only a deferred update answers 404 HAMSYNC_ERR_DEFERRED_ONL
   assert.deepEqual([a.status, a.code], [404, 'HAMSYNC_ERR_DEFERRED_ONLY'], JSON.stringify(a.body));
   const e = a.body.error as { deferred: number; quarantined: number; earliest: number };
   assert.deepEqual([e.deferred, e.quarantined, e.earliest], [2, 0, s]);
+  // Beyond the horizon (30 days): quarantined, the same answer with the count under "quarantined".
+  const far = Date.now() + 60 * 86_400_000;
+  const q = await raw(port, 'POST', '/v1/put', { host, type: 'application/json', body: JSON.stringify({ k: 'later/q', v: 3, s: far }) });
+  assert.deepEqual((q.body.results as { decision: string }[]).map((r) => r.decision), ['quarantine']);
+  const held = await raw(port, 'GET', '/v1/keys/later%2Fq', { host });
+  assert.equal(held.code, 'HAMSYNC_ERR_DEFERRED_ONLY');
+  const he = held.body.error as { deferred: number; quarantined: number; earliest: number };
+  assert.deepEqual([he.deferred, he.quarantined, he.earliest], [0, 1, far]);
   const other = await raw(port, 'GET', '/v1/keys/later%2Fy', { host });
   assert.equal(other.code, 'HAMSYNC_ERR_NOT_FOUND', 'a key with nothing waiting is plain not found');
 });
