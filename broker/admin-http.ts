@@ -9,17 +9,14 @@ import type { Hub } from './hub.js';
  * The broker's optional admin API (JSON over HTTP, loopback only, no authentication):
  *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters
  *   and the deferred / quarantine routes shared with the daemon (src/admin/queue-routes.ts),
- * so `hamsync status|deferred --http host:port` work against the hub too.
+ * so `hamsync status|deferred --http host:port` work against the hub too. Host and content-type
+ * guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
  */
 export function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger): Promise<{ server: Server; port: number }> {
   return serveJson(
     loopbackOnly(addr),
     'the broker admin API',
-    async (req, res, url) => {
-      if (await queueRoutes(replica, req, res, url, log)) return;
-      if (req.method === 'GET' && url.pathname === '/v1/status') return send(res, 200, status(hub, replica));
-      send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: `no such endpoint: ${url.pathname}` } });
-    },
+    [...queueRoutes(() => replica, log), { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica)) }],
     log,
   );
 }

@@ -30,6 +30,13 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_SIGNING_KEY: 'A signing key is not valid: a public key that is not 43 base64url characters of a raw Ed25519 key, a private key file that is not Ed25519 PKCS#8 PEM, or a keys file of the wrong shape.',
   HAMSYNC_ERR_LOCKED: 'A data directory is in use by another process (a daemon, broker or import, whose pid the message names); only one may write it at a time. Read-only replay and export are allowed beside it.',
   HAMSYNC_ERR_IDENTITY: 'A data directory belongs to another device id, namespace or role (daemon or broker) than the one starting on it, or a put message in its outbox comes from another device; nothing was sent.',
+  HAMSYNC_ERR_NOT_FOUND: 'An HTTP API has no such route, or a key has no value and no update waiting for it (HTTP 404).',
+  HAMSYNC_ERR_METHOD: 'An HTTP route does not take this method; the Allow header lists those it takes (HTTP 405).',
+  HAMSYNC_ERR_INTERNAL: 'An HTTP API failed unexpectedly; the fault is logged (HTTP 500).',
+  HAMSYNC_ERR_DEFERRED_ONLY: 'A key has no live value yet, but updates for it wait in the deferred queue or the quarantine (HTTP 404; the body says how many and the earliest state).',
+  HAMSYNC_ERR_HOST: 'An HTTP request\'s Host header is not the API\'s loopback address or localhost with its port (a DNS-rebinding guard; HTTP 403).',
+  HAMSYNC_ERR_MEDIA_TYPE: 'An HTTP request that changes data is not sent as content-type application/json (a cross-site request guard; HTTP 415).',
+  HAMSYNC_ERR_BODY_TIMEOUT: 'An HTTP request body did not arrive whole within the read timeout (10 s); the connection is closed (HTTP 408).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { QuarantineSelector, Replica } from '../sync/replica.js';
-import { assertJsonRequest, queryNumber, readBody, send } from './http-kit.js';
+import { queryNumber, send, type Route } from './http-kit.js';
 
 /**
  * The deferred-queue and quarantine routes, served by both the daemon's HTTP API and the
@@ -12,44 +11,48 @@ import { assertJsonRequest, queryNumber, readBody, send } from './http-kit.js';
  *   GET  /v1/queues                  per-source counts and limits
  *   POST /v1/quarantine/release      {"all":true} | {"sources":[..],"keys":[..]}
  *   POST /v1/quarantine/drop         same selector
- * Returns false when the request is not one of these.
+ * `replica` is called per request (the daemon's may not be open yet).
  */
-export async function queueRoutes(replica: Replica, req: IncomingMessage, res: ServerResponse, url: URL, log: Logger): Promise<boolean> {
-  const path = url.pathname;
-  if (req.method === 'GET') {
-    if (path === '/v1/deferred') {
-      send(res, 200, { rows: replica.deferred(queryNumber(url, 'limit')).map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) });
-      return true;
-    }
-    if (path === '/v1/quarantine') {
-      const rows = replica.quarantined(selectorOf(url), queryNumber(url, 'limit'));
-      send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) });
-      return true;
-    }
-    if (path === '/v1/quarantine/log') {
-      const rows = replica.quarantineLogEntries(queryNumber(url, 'limit'));
-      send(res, 200, { rows: rows.map((e) => ({ action: e.action, at: e.at, k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) });
-      return true;
-    }
-    if (path === '/v1/queues') {
-      send(res, 200, replica.queues());
-      return true;
-    }
-    return false;
-  }
-  if (req.method !== 'POST' || (path !== '/v1/quarantine/release' && path !== '/v1/quarantine/drop')) return false;
-  assertJsonRequest(req);
-  const selector = (await readBody(req)) as QuarantineSelector;
-  if (path === '/v1/quarantine/release') {
-    const report = await replica.releaseQuarantined(selector);
-    log.info('quarantined updates released', { selector: JSON.stringify(selector).slice(0, 500), ...report });
-    send(res, 200, report);
-  } else {
-    const report = await replica.dropQuarantined(selector);
-    log.warn('quarantined updates dropped', { selector: JSON.stringify(selector).slice(0, 500), ...report });
-    send(res, 200, report);
-  }
-  return true;
+export function queueRoutes(replica: () => Replica, log: Logger): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/deferred',
+      handle: ({ res, url }) => send(res, 200, { rows: replica().deferred(queryNumber(url, 'limit')).map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/quarantine',
+      handle: ({ res, url }) => {
+        const rows = replica().quarantined(selectorOf(url), queryNumber(url, 'limit'));
+        send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/quarantine/log',
+      handle: ({ res, url }) => {
+        const rows = replica().quarantineLogEntries(queryNumber(url, 'limit'));
+        send(res, 200, { rows: rows.map((e) => ({ action: e.action, at: e.at, k: e.key, v: e.value, s: e.state, src: e.source, rx: e.received })) });
+      },
+    },
+    { method: 'GET', path: '/v1/queues', handle: ({ res }) => send(res, 200, replica().queues()) },
+    selectorAction('/v1/quarantine/release', (sel) => replica().releaseQuarantined(sel), (report, selector) => log.info('quarantined updates released', { selector, ...report })),
+    selectorAction('/v1/quarantine/drop', (sel) => replica().dropQuarantined(sel), (report, selector) => log.warn('quarantined updates dropped', { selector, ...report })),
+  ];
+}
+
+/** A POST route acting on the quarantined updates its JSON body selects; `audit` logs the report. */
+function selectorAction<R extends object>(path: string, act: (sel: QuarantineSelector) => Promise<R>, audit: (report: R, selector: string) => void): Route {
+  return {
+    method: 'POST',
+    path,
+    handle: async ({ res, body }) => {
+      const report = await act(body as QuarantineSelector);
+      audit(report, JSON.stringify(body).slice(0, 500));
+      send(res, 200, report);
+    },
+  };
 }
 
 /** `?source=..&key=..` (each repeatable) as a selector; undefined when neither is given. */

@@ -10,7 +10,7 @@ export function withClient<T>(y: Argv<T>) {
     .option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' });
 }
 
-/** Calls the daemon's HTTP API; a daemon error becomes a HamsyncError with its code, no answer HAMSYNC_ERR_NETWORK. */
+/** Calls the daemon's HTTP API; a daemon error (404 included) becomes a HamsyncError with its code, no answer HAMSYNC_ERR_NETWORK. */
 export function call(http: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const { host, port } = parseHostPort(http, 'http');
   const data = body === undefined ? undefined : JSON.stringify(body);
@@ -27,7 +27,7 @@ export function call(http: string, method: 'GET' | 'POST', path: string, body?: 
         }
         const status = res.statusCode ?? 0;
         const err = parsed.error as { code?: string; message?: string } | undefined;
-        if (status >= 400 && status !== 404 && err) {
+        if (status >= 400 && err) {
           // The daemon's own coded error (its message already starts with the code).
           const code = err.code !== undefined && err.code in ERROR_CODES ? (err.code as ErrorCode) : 'HAMSYNC_ERR_NETWORK';
           const e = new HamsyncError(code, '');
@@ -44,9 +44,7 @@ export function call(http: string, method: 'GET' | 'POST', path: string, body?: 
 }
 
 /** A state as a human reads it: ISO time when it looks like epoch ms, else the number. */
-export function showState(s: unknown): string {
-  return typeof s === 'number' && s > 946684800000 && s < 4102444800000 ? `${new Date(s).toISOString()} (${s})` : String(s);
-}
+export { showInstant as showState } from '../util/instant.js';
 
 export function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human()}\n`);

@@ -1,9 +1,8 @@
 import type { Argv } from 'yargs';
-import { HamsyncError } from '../errors.js';
 import { call, print, showState, withClient } from './client.js';
 
 export const command = 'get <key>';
-export const describe = 'Print the live value of a key from the local daemon';
+export const describe = 'Print the live value of a key from the local daemon (HAMSYNC_ERR_NOT_FOUND if it has none; HAMSYNC_ERR_DEFERRED_ONLY if its updates all wait)';
 
 export function builder(y: Argv) {
   return withClient(y)
@@ -14,7 +13,6 @@ export function builder(y: Argv) {
 
 export async function handler(argv: { key: string; http: string; json: boolean }): Promise<void> {
   const res = await call(argv.http, 'GET', `/v1/keys/${encodeURIComponent(argv.key)}`);
-  if (res.status === 404) throw new HamsyncError('HAMSYNC_ERR_KEY', `no value for ${argv.key}`);
   const b = res.body;
   print(argv.json, b, () => `${JSON.stringify(b.v)}\n  state  ${showState(b.s)}\n  source ${String(b.src)}`);
 }

@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { importFile, type ImportReport } from '../replay/import.js';
 import { loadKeyring } from '../sign/keyring.js';
-import { parseDuration } from '../util/duration.js';
+import { parseClockOffset } from '../util/duration.js';
 import { defaultDataDir } from './shared.js';
 
 export const command = 'import <file>';
@@ -36,7 +36,7 @@ export async function handler(argv: { file: string; dataDir: string; clockOffset
     throw new HamsyncError('HAMSYNC_ERR_CONFIG', '--require-signed needs --keys or --users (the public keys to verify with)', { field: 'require-signed' });
   }
   const signatures = argv.keys !== undefined || argv.users !== undefined ? { keyring: loadKeyring({ keys: argv.keys, users: argv.users }), requireSigned: argv.requireSigned } : undefined;
-  const clockOffsetMs = parseDuration(argv.clockOffset, 'clock-offset');
+  const clockOffsetMs = parseClockOffset(argv.clockOffset, 'clock-offset');
   let stop = false;
   const onSignal = (): void => {
     // A second Ctrl-C does not wait for the transaction being written: what committed stays.

@@ -2,7 +2,7 @@ import { loopbackOnly } from '../admin/http-kit.js';
 import { checkPath } from './credentials.js';
 import { HamsyncError, describe } from '../errors.js';
 import { assertLevel } from '../log.js';
-import { parseDuration, parseHostPort } from '../util/duration.js';
+import { checkDriftPpm, parseClockOffset, parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { assertKeyFilter, assertNamespace } from '../wire/topics.js';
 
@@ -39,9 +39,8 @@ const url: Check = (v, f) => {
 const window: Check = (v, f) => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) fail(f, 'an integer from 1 to 65535', v);
 };
-const ppm: Check = (v, f) => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) >= 1e6) fail(f, 'a number of parts per million between -1e6 and 1e6', v);
-};
+const ppm: Check = (v, f) => void checkDriftPpm(v, f);
+const clockOffset: Check = (v, f) => void parseClockOffset(v, f);
 const size: Check = (v, f) => void parseSize(v, f);
 const age: Check = (v, f) => {
   if (parseDuration(v, f) <= 0) fail(f, 'a positive duration like 30d or 12h', v);
@@ -73,7 +72,7 @@ export const DAEMON_KEYS: Record<string, Check> = {
   broker: url,
   dataDir: str,
   ns,
-  clockOffset: duration,
+  clockOffset,
   clockDriftPpm: ppm,
   subscribe: filters,
   http: hostPort,

@@ -1,48 +1,70 @@
 import type { Server } from 'node:http';
 import { queueRoutes } from '../admin/queue-routes.js';
-import { queryNumber, readBody, send, serveJson } from '../admin/http-kit.js';
+import { queryInstant, queryNumber, send, serveJson, type Route, type ServeOptions } from '../admin/http-kit.js';
 import { HamsyncError } from '../errors.js';
 import type { Json } from '../ham/lexical.js';
 import type { Logger } from '../log.js';
+import { showInstant } from '../util/instant.js';
 import type { Daemon, LocalPut } from './daemon.js';
 
 /**
  * The daemon's local HTTP API (JSON), for apps on the device and the CLI:
  *   POST /v1/put            {"u":[{"k","v","s"?}]} or {"k","v","s"?}
  *   GET  /v1/keys/<key>     the live value (with "g", its source's signature, when signed)
- *   GET  /v1/history/<key>  ?from=&to=&limit=
+ *   GET  /v1/history/<key>  ?from=&to=&limit=   (from/to: a state or an ISO 8601 time)
  *   GET  /v1/status
  *   and the deferred / quarantine routes shared with the broker (src/admin/queue-routes.ts).
- * Errors: {"error":{"code","message"}} with 400 (bad input), 404, 413, 503 (a queue is full) or 500.
+ * Guards (Host, application/json on POST, body size and read timeout) and error codes:
+ * src/admin/http-kit.ts; docs/http-api.md.
  */
-export async function startHttpApi(addr: { host: string; port: number }, daemon: () => Daemon | undefined, log: Logger): Promise<{ server: Server; port: number }> {
-  return serveJson(
-    addr,
-    'the HTTP API',
-    async (req, res, url) => {
-      const d = daemon();
-      if (!d) return send(res, 503, { error: { code: 'HAMSYNC_ERR_CLOSED', message: 'starting' } });
-      const path = url.pathname;
-      if (req.method === 'POST' && path === '/v1/put') {
-        const results = await d.put(parsePuts(await readBody(req)));
-        return send(res, 200, { results: results.map((r) => ({ k: r.key, s: r.state, decision: r.decision, duplicate: r.duplicate })) });
-      }
-      if (await queueRoutes(d.replica, req, res, url, log)) return;
-      if (req.method !== 'GET') return send(res, 405, { error: { code: 'HAMSYNC_ERR_UPDATE', message: `${req.method ?? ''} not allowed here` } });
-      if (path === '/v1/status') return send(res, 200, d.status());
-      if (path.startsWith('/v1/keys/')) {
-        const e = d.replica.get(keyOf(path, '/v1/keys/'));
-        if (!e) return send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: 'no value for this key' } });
-        return send(res, 200, { k: e.key, v: e.value, s: e.state, src: e.source, ...(e.sig === undefined ? {} : { g: e.sig }) });
-      }
-      if (path.startsWith('/v1/history/')) {
-        const rows = d.replica.history(keyOf(path, '/v1/history/'), { from: queryNumber(url, 'from'), to: queryNumber(url, 'to'), limit: queryNumber(url, 'limit') });
-        return send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, outcome: e.outcome, deferred: e.deferred, rx: e.received, ...(e.sig === undefined ? {} : { g: e.sig }) })) });
-      }
-      send(res, 404, { error: { code: 'HAMSYNC_ERR_KEY', message: `no such endpoint: ${path}` } });
+export async function startHttpApi(addr: { host: string; port: number }, daemon: () => Daemon | undefined, log: Logger, options: ServeOptions = {}): Promise<{ server: Server; port: number }> {
+  const need = (): Daemon => {
+    const d = daemon();
+    if (!d) throw new HamsyncError('HAMSYNC_ERR_CLOSED', 'the daemon is starting');
+    return d;
+  };
+  const routes: Route[] = [
+    {
+      method: 'POST',
+      path: '/v1/put',
+      handle: async ({ res, body }) => {
+        const results = await need().put(parsePuts(body));
+        send(res, 200, { results: results.map((r) => ({ k: r.key, s: r.state, decision: r.decision, duplicate: r.duplicate })) });
+      },
     },
-    log,
-  );
+    { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, need().status()) },
+    {
+      method: 'GET',
+      path: '/v1/keys/*',
+      handle: ({ res, url }) => {
+        const key = keyOf(url.pathname, '/v1/keys/');
+        const e = need().replica.get(key);
+        if (!e) throw absent(need(), key);
+        send(res, 200, { k: e.key, v: e.value, s: e.state, src: e.source, ...(e.sig === undefined ? {} : { g: e.sig }) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/history/*',
+      handle: ({ res, url }) => {
+        const rows = need().replica.history(keyOf(url.pathname, '/v1/history/'), { from: queryInstant(url, 'from'), to: queryInstant(url, 'to'), limit: queryNumber(url, 'limit') });
+        send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, outcome: e.outcome, deferred: e.deferred, rx: e.received, ...(e.sig === undefined ? {} : { g: e.sig }) })) });
+      },
+    },
+    ...queueRoutes(() => need().replica, log),
+  ];
+  return serveJson(addr, 'the HTTP API', routes, log, options);
+}
+
+/**
+ * A key without a live value: HAMSYNC_ERR_NOT_FOUND when nothing waits for it, else
+ * HAMSYNC_ERR_DEFERRED_ONLY with the counts and the earliest state (both 404).
+ */
+function absent(d: Daemon, key: string): HamsyncError {
+  const w = d.replica.waiting(key);
+  if (w.deferred === 0 && w.quarantined === 0) return new HamsyncError('HAMSYNC_ERR_NOT_FOUND', `no value for key ${JSON.stringify(key)}`);
+  const at = w.earliest === undefined ? '' : `; the earliest is stamped ${showInstant(w.earliest)}`;
+  return new HamsyncError('HAMSYNC_ERR_DEFERRED_ONLY', `no value yet for key ${JSON.stringify(key)}: ${w.deferred} update(s) deferred, ${w.quarantined} quarantined${at}`, { ...w });
 }
 
 function keyOf(path: string, prefix: string): string {

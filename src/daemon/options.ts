@@ -3,7 +3,7 @@ import { checkNumber, wholeAtLeast } from '../util/number-option.js';
 import { loopbackOnly } from '../admin/http-kit.js';
 import { DAEMON_KEYS } from '../config/schema.js';
 import type { ReplicaOptions } from '../sync/replica.js';
-import { parseDuration, parseHostPort } from '../util/duration.js';
+import { parseClockOffset, parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { sourceConfigs } from './sources.js';
 
@@ -17,9 +17,9 @@ export interface DaemonInput {
   dataDir: string;
   /** Namespace. [default] */
   ns?: string;
-  /** Clock offset, a duration (+5s, -2m) or ms. [0] */
+  /** Clock offset, a duration with a unit (+5s, -2m), within ±366d. [0] */
   clockOffset?: string | number;
-  /** Clock rate error in parts per million, to simulate a drifting clock. [0] */
+  /** Clock rate error in parts per million, to simulate a drifting clock; within ±100000. [0] */
   clockDriftPpm?: number;
   /** Key filters (MQTT-style + and #) this device replicates. [["#"]] */
   subscribe?: string[];
@@ -110,7 +110,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     broker: input.broker ?? 'mqtt://127.0.0.1:1883',
     dataDir: input.dataDir,
     ns: input.ns ?? 'default',
-    clockOffsetMs: parseDuration(input.clockOffset ?? 0, 'clockOffset'),
+    clockOffsetMs: parseClockOffset(input.clockOffset ?? 0, 'clockOffset'),
     clockDriftPpm: input.clockDriftPpm ?? 0,
     subscribe: input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'],
     http: loopbackOnly(parseHostPort(input.http ?? '127.0.0.1:7878', 'http')),

@@ -70,7 +70,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const devices: Record<string, Daemon> = {};
   for (const [id, offset] of [['earth', 0], ['mars', 0], ['gps-1', ahead]] as const) {
-    devices[id] = await Daemon.start({ id, broker: url, dataDir: join(dir, id), http: '127.0.0.1:0', clockOffset: offset });
+    devices[id] = await Daemon.start({ id, broker: url, dataDir: join(dir, id), http: '127.0.0.1:0', clockOffset: `${offset}ms` });
   }
   const { earth, mars } = devices as { earth: Daemon; mars: Daemon; 'gps-1': Daemon };
   const gps = devices['gps-1'] as Daemon;

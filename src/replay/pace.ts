@@ -10,11 +10,18 @@ export const wallTimer: Timer = {
 };
 
 /**
+ * Longest single sleep: one hour. Node's timers take at most 2^31-1 ms (24.8 days); a longer
+ * wait fires after 1 ms with a TimeoutOverflowWarning, so states weeks apart are slept in chunks.
+ */
+export const MAX_SLEEP_MS = 3_600_000;
+
+/**
  * Paces a replay by the original state gaps divided by `speed`: the row with state s is let
  * through at start + (s - s0) / speed. `max` lets everything through at once. Targets are
- * measured from the start, so sleeping late does not accumulate drift.
+ * measured from the start, so sleeping late does not accumulate drift. A wait ends early once
+ * `stopped()` is true (checked between chunks; the timer's sleep should also wake on a stop).
  */
-export function pacer(speed: number | 'max', timer: Timer = wallTimer): (state: number) => Promise<void> {
+export function pacer(speed: number | 'max', timer: Timer = wallTimer, stopped: () => boolean = () => false): (state: number) => Promise<void> {
   if (speed === 'max') return async () => undefined;
   let s0: number | undefined;
   let t0 = 0;
@@ -24,7 +31,9 @@ export function pacer(speed: number | 'max', timer: Timer = wallTimer): (state: 
       t0 = timer.now();
       return;
     }
-    const wait = t0 + (state - s0) / speed - timer.now();
-    if (wait > 0) await timer.sleep(wait);
+    const target = t0 + (state - s0) / speed;
+    for (let wait = target - timer.now(); wait > 0 && !stopped(); wait = target - timer.now()) {
+      await timer.sleep(Math.min(wait, MAX_SLEEP_MS));
+    }
   };
 }

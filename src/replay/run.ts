@@ -52,7 +52,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     }
     const progress = new Progress(options.loop ? undefined : estimate(store, options), { quiet: options.quiet });
     do {
-      const wait = pacer(options.speed ?? 'max', options.timer ?? wallTimer);
+      const wait = pacer(options.speed ?? 'max', options.timer ?? wallTimer, stopped);
       const paced = options.speed !== undefined && options.speed !== 'max';
       const before = summary.rows;
       // Give the event loop a turn each pass (and every few thousand rows): signals must get through.

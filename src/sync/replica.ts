@@ -157,6 +157,24 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return readDeferred(this.store, limit);
   }
 
+  /**
+   * What waits for a key that has no live value yet: its deferred and quarantined updates
+   * (committed data) and the earliest state among them. A scan of the deferred queue's keys.
+   */
+  waiting(key: string): { deferred: number; quarantined: number; earliest?: number } {
+    this.assertOpen();
+    let deferred = 0;
+    let earliest: number | undefined;
+    for (const [state, k] of this.store.deferred.getKeys()) {
+      if (k !== key) continue;
+      deferred++;
+      earliest = Math.min(earliest ?? state, state);
+    }
+    const held = readQuarantine(this.store, compileSelector({ keys: [key] }, false), Infinity);
+    for (const e of held) earliest = Math.min(earliest ?? e.state, e.state);
+    return { deferred, quarantined: held.length, ...(earliest === undefined ? {} : { earliest }) };
+  }
+
   /** Updates held in quarantine (committed data), by source, key and state; optionally only those a selector names. */
   quarantined(selector?: QuarantineSelector, limit = Infinity): QuarantineEntry[] {
     this.assertOpen();

@@ -184,8 +184,8 @@ test('CLI: list, release and drop quarantined updates on a running broker and da
         req.end('{"all":true}');
       }, reject);
     });
-    assert.equal(res.status, 400, `${http}: ${res.body}`);
-    assert.match(res.body, /HAMSYNC_ERR_PAYLOAD/);
+    assert.equal(res.status, 415, `${http}: ${res.body}`);
+    assert.match(res.body, /HAMSYNC_ERR_MEDIA_TYPE/);
   }
   assert.equal((await get<Status>(hub, '/v1/status')).quarantined, 4, 'nothing was dropped');
   await h.stopAll();

@@ -7,6 +7,7 @@ import { openStore } from '../../src/store/open.js';
 import { asOf } from '../../src/replay/as-of.js';
 import { csvLine, csvValue, ndjsonLine } from '../../src/replay/format.js';
 import { pacer } from '../../src/replay/pace.js';
+import { fakeTimer } from '../helpers/fake-timer.js';
 import { select, type Selection } from '../../src/replay/select.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -116,23 +117,16 @@ test('formats: NDJSON uses the wire field names; CSV quotes commas, quotes and l
 });
 
 test('pacing: state gaps divided by --speed, measured from the start (no accumulated drift)', async () => {
-  let now = 0;
-  const sleeps: number[] = [];
-  const timer = {
-    now: () => now,
-    sleep: async (ms: number) => {
-      sleeps.push(ms);
-      now += ms;
-    },
-  };
+  const timer = fakeTimer();
+  const { sleeps } = timer;
   const wait = pacer(10, timer);
   for (const s of [1000, 1000, 2000, 3000, 13_000]) {
     await wait(s);
-    now += 5; // each row takes 5 ms to write
+    timer.advance(5); // each row takes 5 ms to write
   }
   // Targets: 0, 0, 100, 200, 1200 ms after start.
   assert.deepEqual(sleeps, [90, 95, 995]);
-  assert.equal(now, 1205);
+  assert.equal(timer.now(), 1205);
   const max = pacer('max', timer);
   sleeps.length = 0;
   await max(0);
