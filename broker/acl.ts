@@ -11,6 +11,7 @@
  * accepted only where that holds (`+` in the namespace level only for users of every namespace).
  */
 import type { Role } from '../src/auth/users.js';
+import { NAMESPACE } from '../src/wire/topics.js';
 
 export interface Principal {
   role: Role;
@@ -25,11 +26,11 @@ export type Decision = { allow: true } | { allow: false; reason: string };
 const ALLOW: Decision = { allow: true };
 const deny = (reason: string): Decision => ({ allow: false, reason });
 
-/** Whether a literal namespace level (or `+`, for subscriptions) is one of the user's. */
+/** Whether a literal namespace level (or `+`, for subscriptions) is a namespace name, and one of the user's. */
 function nsAllowed(p: Principal, level: string | undefined): boolean {
   if (level === undefined || level === '' || level === '#') return false;
   if (level === '+') return p.ns === undefined;
-  if (level.includes('+') || level.includes('#')) return false;
+  if (!NAMESPACE.test(level)) return false;
   return p.ns === undefined || p.ns.has(level);
 }
 

@@ -3,36 +3,44 @@
  *
  * - CONNECT: MQTT username = user id, password checked against the users file (scrypt, constant
  *   time). Refused logins get CONNACK 4 (bad user name or password), 5 (not authorized: no
- *   credentials without --allow-anonymous, or a will topic the user may not publish on) or 2
- *   (a client id reserved for another user). Aedes takes over a session with the same client id
+ *   credentials without --allow-anonymous, or a will topic the user may not publish on), 2
+ *   (a client id reserved for another user) or 3 (too many logins waiting for a password check).
+ *   Password checks are bounded and an unknown user derives nothing (broker/login-gate.ts). Aedes takes over a session with the same client id
  *   only after authentication succeeded, so a failed login never disconnects the real client.
  * - PUBLISH: refused publishes disconnect the client (MQTT 3.1.1 norm; a device's own outbox
  *   keeps the message, so nothing is silently lost).
  * - SUBSCRIBE: a refused filter is granted QoS 128 (failure); the other filters of the same
  *   SUBSCRIBE are unaffected.
  *
- * Every refusal is logged (warn, with code HAMSYNC_ERR_AUTH or HAMSYNC_ERR_ACL) and counted in the
- * hub's counters: auth.failed (+ auth.failed.<why>), acl.denied.publish, acl.denied.subscribe,
+ * Every refusal is logged (warn, with code HAMSYNC_ERR_AUTH or HAMSYNC_ERR_ACL; every field cut to
+ * a bound, and at most one line a second per client and kind, or per reason for logins, the next
+ * line saying how many were held back) and counted in the hub's counters: auth.failed (+ auth.failed.<why>), acl.denied.publish, acl.denied.subscribe,
  * acl.denied.will; successful logins count auth.ok.
  */
 import fs from 'node:fs';
 import { taggedPeer } from './tls.js';
 import type { Aedes, AuthenticateError, Client, ConnectPacket } from 'aedes';
-import { loadUsers, verifyPassword, type UsersFile } from '../src/auth/users.js';
+import { loadUsers, type UsersFile } from '../src/auth/users.js';
 import { Counters } from '../src/counters.js';
 import { isHamsyncError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { canPublish, canSubscribe, canUseClientId, type Principal } from './acl.js';
+import { clip } from './log-fields.js';
+import { LoginGate, type LoginGateOptions } from './login-gate.js';
 
 export interface AuthOptions {
   /** Path of the users file (JSON, see src/auth/users.ts). It is re-read when it changes. */
   usersFile: string;
   /** Let clients without a username in, as read-only observers. Default false. */
   allowAnonymous?: boolean;
+  /** Bounds on password checks (broker/login-gate.ts). */
+  logins?: LoginGateOptions;
 }
 
 /** CONNACK return codes (MQTT 3.1.1). */
 const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
 
@@ -47,6 +55,9 @@ export class Guard {
   private readonly wills = new WeakMap<Client, string>();
 
   private counters: Counters = new Counters();
+  private readonly gate: LoginGate;
+  /** Refusal log lines: one per second per (kind, client id) or (login, reason); counters count every refusal. */
+  private readonly logThrottle = new LogThrottle();
   /** Called with the new users after every successful reload (the hub rebuilds its keyring from their `pub`). */
   private readonly reloadListeners: ((users: UsersFile) => void)[] = [];
 
@@ -56,6 +67,7 @@ export class Guard {
   ) {
     this.users = loadUsers(options.usersFile);
     this.stamp = this.statStamp();
+    this.gate = new LoginGate(options.logins, () => this.counters.inc('auth.derivations'));
   }
 
   get userCount(): number {
@@ -72,10 +84,11 @@ export class Guard {
     this.reloadListeners.push(fn);
   }
 
-  /** Installs the hooks; wraps the authorizePublish already installed (the hub's), which runs after the ACL. */
+  /** Installs the hooks; wraps the authorizePublish and authorizeSubscribe already installed (the hub's), which run after the ACL. */
   attach(aedes: Aedes, counters: Counters): void {
     this.counters = counters;
     const inner = aedes.authorizePublish.bind(aedes);
+    const innerSubscribe = aedes.authorizeSubscribe.bind(aedes);
     aedes.preConnect = (client, packet, cb) => this.preConnect(client, packet, cb);
     aedes.authenticate = (client, username, password, done) => {
       this.authenticate(client, username, password).then(
@@ -86,9 +99,9 @@ export class Guard {
     aedes.authorizeSubscribe = (client, sub, cb) => {
       const p = this.principals.get(client);
       const d = p ? canSubscribe(p, sub.topic) : ({ allow: false, reason: 'not authenticated' } as const);
-      if (d.allow) return cb(null, sub);
+      if (d.allow) return innerSubscribe(client, sub, cb);
       this.counters.inc('acl.denied.subscribe');
-      this.log.warn('subscribe refused', { code: 'HAMSYNC_ERR_ACL', client: client.id, user: p?.id, role: p?.role, filter: sub.topic.slice(0, 200), reason: d.reason });
+      this.warn(`subscribe\u0000${client.id}`, 'subscribe refused', { code: 'HAMSYNC_ERR_ACL', client: clip(client.id), user: p?.id, role: p?.role, filter: clip(sub.topic), reason: d.reason });
       cb(null, null);
     };
     aedes.authorizePublish = (client, packet, cb) => {
@@ -97,7 +110,7 @@ export class Guard {
         const d = p ? canPublish(p, packet.topic) : ({ allow: false, reason: 'not authenticated' } as const);
         if (!d.allow) {
           this.counters.inc('acl.denied.publish');
-          this.log.warn('publish refused; disconnecting the client', { code: 'HAMSYNC_ERR_ACL', client: client.id, user: p?.id, role: p?.role, topic: packet.topic.slice(0, 200), reason: d.reason });
+          this.warn(`publish\u0000${client.id}`, 'publish refused; disconnecting the client', { code: 'HAMSYNC_ERR_ACL', client: clip(client.id), user: p?.id, role: p?.role, topic: clip(packet.topic), reason: d.reason });
           return cb(new Error(`HAMSYNC_ERR_ACL: ${d.reason}`));
         }
       }
@@ -115,14 +128,14 @@ export class Guard {
     const refuse = (why: string, returnCode: number, detail: Record<string, unknown> = {}): never => {
       this.counters.inc('auth.failed');
       this.counters.inc(`auth.failed.${why}`);
-      this.log.warn('login refused', { code: 'HAMSYNC_ERR_AUTH', why, client: client.id.slice(0, 128), user: username?.slice(0, 64), ...detail });
+      this.warn(`login\u0000${why}`, 'login refused', { code: 'HAMSYNC_ERR_AUTH', why, client: clip(client.id), user: clip(username, 64), ...detail });
       throw authError(returnCode, `HAMSYNC_ERR_AUTH: ${why}`);
     };
     this.reloadIfChanged();
     let principal: Principal;
     // Mutual TLS: a verified client certificate's CN is the user id (the certificate stands for the password).
     const cn = taggedPeer(client.conn);
-    if (cn !== undefined && username !== undefined && username !== '' && username !== cn) refuse('certificate-mismatch', NOT_AUTHORIZED, { cn });
+    if (cn !== undefined && username !== undefined && username !== '' && username !== cn) refuse('certificate-mismatch', NOT_AUTHORIZED, { cn: clip(cn, 64) });
     const user = cn ?? username;
     const anonymous = user === undefined || user === '';
     if (anonymous) {
@@ -133,10 +146,12 @@ export class Guard {
       if (cn !== undefined && password === undefined) {
         if (!record) refuse('unknown-user', BAD_CREDENTIALS);
       } else {
-        // Always pay for one scrypt, so an unknown user and a wrong password look the same from outside.
-        const ok = await verifyPassword(record, password);
+        // In turn and bounded; an unknown user takes as long as a wrong password without deriving (login-gate.ts).
+        const verdict = await this.gate.check(record, password, () => !client.closed);
+        if (verdict === 'busy') refuse('busy', SERVER_UNAVAILABLE);
+        if (verdict === 'gone') refuse('gone', BAD_CREDENTIALS);
         if (!record) refuse('unknown-user', BAD_CREDENTIALS);
-        if (!ok) refuse('bad-password', BAD_CREDENTIALS);
+        if (verdict !== 'ok') refuse('bad-password', BAD_CREDENTIALS);
       }
       principal = { role: record!.role, id: user, ...(record!.ns ? { ns: new Set(record!.ns) } : {}) };
     }
@@ -147,12 +162,18 @@ export class Guard {
       const d = canPublish(principal, will);
       if (!d.allow) {
         this.counters.inc('acl.denied.will');
-        refuse('will-topic', NOT_AUTHORIZED, { will: will.slice(0, 200), reason: d.reason });
+        refuse('will-topic', NOT_AUTHORIZED, { will: clip(will), reason: d.reason });
       }
     }
     this.principals.set(client, principal);
     this.counters.inc('auth.ok');
-    this.log.debug('login', { client: client.id, user: principal.id, role: principal.role });
+    this.log.debug('login', { client: clip(client.id), user: principal.id, role: principal.role });
+  }
+
+  /** A refusal's log line, thinned per `key` (its fields are already bounded). */
+  private warn(key: string, msg: string, fields: Record<string, unknown>): void {
+    const line = this.logThrottle.take(key);
+    if (line) this.log.warn(msg, { ...fields, ...suppressedField(line) });
   }
 
   private statStamp(): string {

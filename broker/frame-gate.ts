@@ -9,6 +9,7 @@
  * writes are queued with a bound (see GatedStream).
  */
 import { Duplex } from 'node:stream';
+import { CONNACK_BAD_LEVEL, connectLevel } from './connect-level.js';
 
 export class PacketTooLargeError extends Error {
   readonly code = 'HAMSYNC_ERR_TOO_LARGE';
@@ -89,7 +90,7 @@ export interface GateOptions {
   /** A client whose queued bytes make no progress for this long is cut off as stalled. */
   stallMs: number;
   /** Told once, before the connection is cut, why it is cut. */
-  onCut: (why: 'packet-too-large' | 'malformed-length' | 'slow-consumer' | 'stalled', err: Error) => void;
+  onCut: (why: 'packet-too-large' | 'malformed-length' | 'slow-consumer' | 'stalled' | 'protocol-level', err: Error) => void;
 }
 
 /**
@@ -101,6 +102,8 @@ export interface GateOptions {
 export class GatedStream extends Duplex {
   private readonly scanner: FrameScanner;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** The first bytes of the connection, until the CONNECT's protocol level is known (see connect-level.ts). */
+  private head: Buffer | undefined = Buffer.alloc(0);
 
   constructor(
     private readonly inner: Inner,
@@ -112,11 +115,30 @@ export class GatedStream extends Duplex {
       if (this.destroyed) return;
       const err = this.scanner.scan(chunk);
       if (err) return this.cut(err instanceof PacketTooLargeError ? 'packet-too-large' : 'malformed-length', err);
+      if (this.head !== undefined) {
+        // Held back until the protocol level is known (a few bytes), so the parser never sees a bad one.
+        this.head = Buffer.concat([this.head, chunk]);
+        const level = connectLevel(this.head);
+        if (level === 'more') return;
+        if (level === 'refuse') return this.refuseLevel();
+        chunk = this.head;
+        this.head = undefined;
+      }
       if (!this.push(chunk)) inner.pause();
     });
     inner.on('end', () => this.push(null));
     inner.on('error', (err) => this.destroy(err));
     inner.on('close', () => this.destroy());
+  }
+
+  /** CONNACK 1, then close [MQTT-3.1.2-2]. */
+  private refuseLevel(): void {
+    this.head = undefined;
+    this.options.onCut('protocol-level', new Error('unsupported MQTT protocol level (or a name that does not go with it)'));
+    this.inner.write(CONNACK_BAD_LEVEL, () => {
+      this.inner.destroy();
+      this.destroy();
+    });
   }
 
   private cut(why: Parameters<GateOptions['onCut']>[0], err: Error): void {

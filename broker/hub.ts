@@ -10,6 +10,7 @@ import { PutCommit } from './put-commit.js';
 import { PutVerify } from './put-verify.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Refusals } from './refusals.js';
+import { RetainedBudget, type RetainedBudgetOptions } from './retained-budget.js';
 import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
 import { SyncAnswer } from './sync-answer.js';
@@ -31,6 +32,19 @@ export interface HubOptions {
   keyring?: Keyring;
   /** Refuse puts from devices without a known key too. Default false. */
   requireSigned?: boolean;
+  /** Retained messages each client may leave on the broker (16 topics, 64 KiB by default). */
+  retained?: RetainedBudgetOptions;
+}
+
+/**
+ * Whether a subscription filter stays within the served namespace: `hamsync/<other>/...` is
+ * refused (a `+` or `#` namespace level matches only what is served, since nothing else is forwarded).
+ */
+export function servesFilter(ns: string, filter: string): boolean {
+  const parts = filter.split('/');
+  if (parts[0] !== 'hamsync' || parts.length < 2) return true;
+  const level = parts[1] as string;
+  return level === '+' || level === '#' || level === ns;
 }
 
 /**
@@ -62,12 +76,14 @@ export class Hub {
     const commit = new PutCommit(replica, this.counters, this.log, this.refusals);
     this.verify = new PutVerify(options.keyring ?? new Keyring(), options.requireSigned ?? false, this.counters, this.log, this.refusals, commit);
     const put = new PutPath(replica, wire, rate, this.refusals, this.verify);
+    const retained = new RetainedBudget(options.retained);
     const sync = new SyncAnswer(this.ns, replica, wire, options.syncChunk ?? 500, this.publisher, this.refusals, this.counters, this.log);
     this.routes = {
       ns: this.ns,
       put: (client, packet, device, cb) => put.put(client, packet, device, cb),
       syncRequest: (client, packet, device) => sync.answer(client, packet, device),
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
+      retain: (client, packet) => retained.take(client?.id ?? '', packet.topic, packet.payload.length),
     };
     this.state = new StatePublisher(this.ns, replica, this.publisher);
   }
@@ -87,6 +103,11 @@ export class Hub {
     this.publisher.aedes = aedes;
     aedes.authorizePublish = (client, packet, cb) => routePublish(this.routes, client, packet, cb);
     aedes.authorizeForward = (_client, packet) => (this.refusals.forwardable(packet) ? packet : null);
+    aedes.authorizeSubscribe = (client, sub, cb) => {
+      if (servesFilter(this.ns, sub.topic)) return cb(null, sub);
+      this.refusals.refuseSubscribe(client, sub.topic, `namespace not served by this broker (it serves ${JSON.stringify(this.ns)})`);
+      cb(null, null);
+    };
     const n = this.state.start();
     this.log.info('hub attached', { ns: this.ns, liveKeys: n });
   }

@@ -2,7 +2,8 @@ import type { Client, PublishPacket } from 'aedes';
 import type { Counters } from '../src/counters.js';
 import type { HamsyncError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import { LogThrottle } from '../src/log-throttle.js';
+import { LogThrottle, suppressedField } from '../src/log-throttle.js';
+import { clip } from './log-fields.js';
 
 /**
  * Aedes' authorizePublish callback: null lets the message through (Aedes acknowledges it and
@@ -39,7 +40,14 @@ export class Refusals {
     this.counters.inc('messages.rejected');
     this.counters.inc(`rejected.${code}`);
     const line = this.logThrottle.take(`${code}\u0000${client?.id ?? ''}`);
-    if (line) this.log.warn('message rejected', { code, reason, topic: packet.topic.slice(0, 200), client: client?.id, bytes: packet.payload.length, ...suppressed(line) });
+    if (line) this.log.warn('message rejected', { code, reason, topic: clip(packet.topic), client: clip(client?.id), bytes: packet.payload.length, ...suppressedField(line) });
+  }
+
+  /** A subscription to a namespace the broker does not serve: granted as a failure (0x80), counted, logged (thinned per client). */
+  refuseSubscribe(client: Client | null, filter: string, reason: string): void {
+    this.counters.inc('subscriptions.refused');
+    const line = this.logThrottle.take(`subscribe\u0000${client?.id ?? ''}`);
+    if (line) this.log.warn('subscribe refused', { code: 'HAMSYNC_ERR_TOPIC', reason, filter: clip(filter), client: clip(client?.id), ...suppressedField(line) });
   }
 
   /**
@@ -68,12 +76,7 @@ export class Refusals {
     this.counters.inc(counter);
     this.counters.inc(`rejected.${code}`);
     const line = this.logThrottle.take(`${code}\u0000${device}`);
-    if (line) this.log.warn(msg, { code, ...fields, client: client?.id, ...suppressed(line) });
+    if (line) this.log.warn(msg, { code, ...fields, client: clip(client?.id), ...suppressedField(line) });
     cb(new Error(error));
   }
-}
-
-/** The log field saying how many lines the throttle held back since the last one (none if 0). */
-function suppressed(line: { suppressed: number }): { suppressedSinceLast?: number } {
-  return line.suppressed ? { suppressedSinceLast: line.suppressed } : {};
 }

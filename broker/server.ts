@@ -14,6 +14,9 @@ import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Guard, type AuthOptions } from './auth.js';
 import { GatedStream } from './frame-gate.js';
+import { gatePackets } from './conformance.js';
+import { clip } from './log-fields.js';
+import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { loopbackOnly } from '../src/admin/http-kit.js';
 import { startAdminApi } from './admin-http.js';
 import { Hub } from './hub.js';
@@ -74,6 +77,9 @@ export interface BrokerOptions {
   replica?: Omit<ReplicaOptions, 'dataDir'>;
 }
 
+/** Longest client id accepted, for every protocol version (CONNACK 2 beyond it). */
+export const MAX_CLIENT_ID_LENGTH = 128;
+
 export interface RunningBroker {
   readonly port: number;
   readonly wsPort: number | undefined;
@@ -119,7 +125,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const keyring = keyringOf();
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' } });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
-  const aedes = await Aedes.createBroker({ maxClientsIdLength: 128, heartbeatInterval: 60_000, drainTimeout });
+  const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout });
   const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, keyring, requireSigned: options.requireSigned });
   guard?.onReload((users) => {
     try {
@@ -130,7 +136,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       log.error('public keys not reloaded; keeping the previous keys', { code: (err as { code?: string }).code, err: (err as Error).message });
     }
   });
-  // Every connection goes through the size gate before Aedes' parser sees a byte.
+  // Protocol violations: counted, logged at most once a second per rule (a flood of bad CONNECTs is one line).
+  const violationLog = new LogThrottle();
+  // Every connection goes through the size gate before Aedes' parser sees a byte, and every
+  // parsed packet through the MQTT conformance checks before Aedes handles it.
   const handle = (stream: Duplex, cn: string | undefined, req?: IncomingMessage): void => {
     const gated = new GatedStream(stream, {
       maxPacketBytes,
@@ -141,12 +150,19 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         log.warn('connection closed by the gate', { code: why === 'packet-too-large' ? 'HAMSYNC_ERR_TOO_LARGE' : undefined, why, err: err.message, remote: (stream as { remoteAddress?: string }).remoteAddress });
       },
     });
-    aedes.handle(tagPeer(gated, cn), req);
+    const client = aedes.handle(tagPeer(gated, cn), req);
+    const remote = (stream as { remoteAddress?: string }).remoteAddress;
+    gatePackets(client, MAX_CLIENT_ID_LENGTH, (v) => {
+      hub.counters.inc('mqtt.violations');
+      hub.counters.inc(`mqtt.violation.${v.rule}`);
+      const line = violationLog.take(v.rule);
+      if (line) log.warn('MQTT packet refused; closing the connection', { rule: v.rule, reason: v.reason, connack: v.connack, remote, ...suppressedField(line) });
+    });
   };
   hub.attach(aedes);
   guard?.attach(aedes, hub.counters);
-  aedes.on('clientError', (client, err) => log.debug('client error', { client: client.id, err: err.message }));
-  aedes.on('connectionError', (client, err) => log.debug('connection error', { client: client.id, err: err.message }));
+  aedes.on('clientError', (client, err) => log.debug('client error', { client: clip(client.id), err: clip(err.message) }));
+  aedes.on('connectionError', (client, err) => log.debug('connection error', { client: clip(client.id), err: clip(err.message) }));
 
   const secure = options.tls ? tlsServerOptions(options.tls) : undefined;
   const tcp: Server = secure
@@ -177,6 +193,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (options.wsPort !== undefined) {
       http = secure ? createHttpsServer(secure) : createHttpServer();
       wss = new WebSocketServer({ server: http });
+      // ws re-emits its server's errors (EADDRINUSE) on itself; listen() below turns them into HAMSYNC_ERR_LISTEN.
+      wss.on('error', (err) => log.debug('WebSocket server error', { err: err.message }));
       wss.on('connection', (ws, req) => {
         (req.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
         const cn = secure ? peerCommonName(req.socket as TLSSocket) : undefined;

@@ -25,3 +25,8 @@ export class LogThrottle {
     return { suppressed: e?.suppressed ?? 0 };
   }
 }
+
+/** The log field saying how many lines the throttle held back since the last one (none if 0). */
+export function suppressedField(line: { suppressed: number }): { suppressedSinceLast?: number } {
+  return line.suppressed ? { suppressedSinceLast: line.suppressed } : {};
+}

@@ -27,7 +27,8 @@ export type { QueueLimits, QueueStatus, Receipt, ReleaseReport, ReplicaOptions, 
 
 /**
  * One replica: a durable LMDB store (live, history, deferred, quarantine) behind GUN's HAM.
- * Emits `change` (ChangeEvent) for every update that changed the live view, after it committed.
+ * Emits `change` (ChangeEvent) for every update that changed the live view, after it committed
+ * (an equal value from a lexically greater source changes the live view too: its source is credited).
  * This class is the API; its parts do the work (lifecycle.ts builds them): the write path
  * (write-path.ts, batches.ts), the deferred timer, the queue operations (queue-ops.ts).
  */

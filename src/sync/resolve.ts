@@ -12,7 +12,10 @@ export interface Result {
   duplicate: boolean;
 }
 
-/** An update whose value changed the live view; emitted as a `change` event once committed. */
+/**
+ * An update that changed the live view (its value, or on `same` the source credited with it);
+ * emitted as a `change` event once committed.
+ */
 export interface Change {
   key: string;
   state: number;
@@ -114,21 +117,13 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   let outcome: Outcome;
   if (decision === 'apply') {
     outcome = 'applied';
-    const row: LiveRow = withSig({ s: u.state, src: u.source, j: u.text }, u.sig);
-    void ctx.store.live.put(u.key, row);
-    ctx.overlay.setLive(u.key, row, ctx.batch);
-    const change: Change = { key: u.key, state: u.state, source: u.source, text: u.text, deferred: wasDeferred };
-    if (u.sig !== undefined) change.sig = u.sig;
-    ctx.changes.push(change);
+    setLive(ctx, u, wasDeferred);
   } else if (decision === 'same') {
     outcome = 'same';
     // Equal value from another source: the lexically greater source is credited, so every replica
-    // agrees; its signature goes with it (the live row's signature is always its source's).
-    if (current && u.source > current.src) {
-      const row: LiveRow = withSig({ s: current.s, src: u.source, j: current.j }, u.sig);
-      void ctx.store.live.put(u.key, row);
-      ctx.overlay.setLive(u.key, row, ctx.batch);
-    }
+    // agrees; its signature goes with it (the live row's signature is always its source's). The
+    // credit is a change of the live row, announced like one (the hub republishes the state topic).
+    if (current && u.source > current.src) setLive(ctx, u, wasDeferred);
   } else {
     outcome = current && current.s === u.state ? 'tie-lost' : 'historical';
   }
@@ -139,6 +134,16 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
   if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
   return { decision, duplicate: false };
+}
+
+/** Makes `u` the live row of its key and records the change (announced once the batch commits). */
+function setLive(ctx: BatchContext, u: CheckedUpdate, wasDeferred: boolean): void {
+  const row: LiveRow = withSig({ s: u.state, src: u.source, j: u.text }, u.sig);
+  void ctx.store.live.put(u.key, row);
+  ctx.overlay.setLive(u.key, row, ctx.batch);
+  const change: Change = { key: u.key, state: u.state, source: u.source, text: u.text, deferred: wasDeferred };
+  if (u.sig !== undefined) change.sig = u.sig;
+  ctx.changes.push(change);
 }
 
 /** `row` with its signature field `g` when there is one (unsigned rows keep their old shape). */

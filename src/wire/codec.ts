@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { HamsyncError, describe } from '../errors.js';
 import type { Json } from '../ham/lexical.js';
+import { assertNoDuplicateKeys } from './strict-json.js';
 import { PROTOCOL_VERSION } from './topics.js';
 
 /** An update as carried on the wire, its value already canonical JSON text. */
@@ -64,11 +65,13 @@ export function parseObject(payload: Buffer | string, limits: WireLimits, what: 
     throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', `${what} payload is not valid UTF-8`);
   }
   let parsed: unknown;
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
   try {
-    parsed = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', `${what} payload is not JSON`);
   }
+  assertNoDuplicateKeys(text, what);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', `${what} payload must be a JSON object, got ${describe(parsed)}`);
   }

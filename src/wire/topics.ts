@@ -3,10 +3,11 @@ import { HamsyncError, describe } from '../errors.js';
 /** Wire protocol version; carried in presence and catch-up messages, documented in docs/PROTOCOL.md. */
 export const PROTOCOL_VERSION = 1;
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** A namespace (and device id) name: 1-64 characters of [A-Za-z0-9_-]. */
+export const NAMESPACE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function assertNamespace(ns: unknown): asserts ns is string {
-  if (typeof ns !== 'string' || !NAME.test(ns)) {
+  if (typeof ns !== 'string' || !NAMESPACE.test(ns)) {
     throw new HamsyncError('HAMSYNC_ERR_CONFIG', `ns must be 1-64 characters of [A-Za-z0-9_-], got ${describe(ns)}`, { field: 'ns' });
   }
 }

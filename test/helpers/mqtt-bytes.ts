@@ -39,3 +39,8 @@ export function publishPacket(topic: string | Buffer, payload: string | Buffer):
 export function subscribePacket(filter: string): Buffer {
   return frame(0x82, Buffer.concat([Buffer.from([0, 1]), str(filter), Buffer.from([1])]));
 }
+
+/** CONNECT, MQTT 3.1.1, clean session, keepalive 60 s, with a user name and password. */
+export function loginPacket(clientId: string, username: string, password: string): Buffer {
+  return frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]));
+}

@@ -12,6 +12,7 @@ import { startBroker, type RunningBroker } from '../../broker/server.js';
 import { hashPassword, saveUsers, type Role, type UsersFile } from '../../src/auth/users.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { encodePut } from '../../src/wire/codec.js';
+import { granted } from '../helpers/suback.js';
 import { tempDir } from '../helpers/tmp.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -46,19 +47,6 @@ async function tryConnect(t: TestContext, url: string, options: IClientOptions):
     client.once('connect', () => resolve({ client }));
     client.once('error', (err) => resolve({ code: (err as { code?: number }).code, err }));
     client.once('close', () => resolve({ err: new Error('closed before CONNACK') }));
-  });
-}
-
-/** Subscribes and returns the granted QoS of each filter from the SUBACK (mqtt.js turns a 128 into an error). */
-function granted(client: MqttClient, filters: string[]): Promise<number[]> {
-  return new Promise((resolve) => {
-    const onPacket = (p: { cmd: string; granted?: (number | object)[] }): void => {
-      if (p.cmd !== 'suback') return;
-      client.off('packetreceive', onPacket);
-      resolve((p.granted ?? []).map((g) => (typeof g === 'number' ? g : -1)));
-    };
-    client.on('packetreceive', onPacket);
-    client.subscribe(filters, { qos: 1 }, () => undefined);
   });
 }
 
