@@ -98,6 +98,11 @@ export const DAEMON_KEYS: Record<string, Check> = {
   requireSigned: bool,
   /** Also apply the hub's retained state messages (state/<filter>), verified like the rest. */
   followState: bool,
+  /** Reconnect backoff: first delay and cap (durations). */
+  reconnectMin: age,
+  reconnectMax: age,
+  /** Clock guard: how far ahead of the hub's / GPS time the clock may run before local stamping stops. */
+  maxClockAhead: age,
 };
 
 /** Keys a broker config file may hold. */

@@ -121,6 +121,8 @@ export class Daemon {
       ns: this.config.ns,
       broker: this.config.broker,
       connected: this.link.connected,
+      /** state, since, failedAttempts, lastError {message, code, at}, nextAttemptAt (ms since the epoch). */
+      link: this.link.status(),
       clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
       live,
       deferred: queues.totals.deferred,

@@ -9,6 +9,7 @@ import type { Replica } from '../sync/replica.js';
 import { decodePut, decodeState, decodeSyncResponse, encodePresence, encodeSyncRequest, type DecodedUpdate } from '../wire/codec.js';
 import { matchKey, parseTopic, topics } from '../wire/topics.js';
 import type { DaemonConfig } from './options.js';
+import { Reconnector, type LinkStatus } from './reconnect.js';
 import type { Verifier } from './verifier.js';
 
 export interface LinkEvents {
@@ -25,6 +26,7 @@ export interface LinkEvents {
  */
 export class Link {
   readonly client: MqttClient;
+  private readonly reconnector: Reconnector;
   private firstConnect = true;
 
   constructor(
@@ -39,7 +41,8 @@ export class Link {
     const options: IClientOptions = {
       clientId: `hamsync-${id}`,
       clean: false,
-      reconnectPeriod: 1000,
+      // Reconnects are the Reconnector's (mqtt.js would never retry a refused CONNACK).
+      reconnectPeriod: 0,
       connectTimeout: 10_000,
       keepalive: 30,
       will: { topic: topics.presence(ns, id), payload: Buffer.from(encodePresence(false)), qos: 1, retain: true },
@@ -50,6 +53,7 @@ export class Link {
     if (config.username !== undefined) options.username = config.username;
     if (config.password !== undefined) options.password = config.password;
     this.client = mqtt.connect(config.broker, options);
+    this.reconnector = new Reconnector(this.client, config.reconnect, log, counters);
     this.client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(() => done(), (err: Error) => {
         this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
@@ -72,12 +76,15 @@ export class Link {
       });
     });
     this.client.on('close', () => events.disconnected());
-    this.client.on('offline', () => this.log.info('broker unreachable; working offline', { broker: config.broker }));
-    this.client.on('error', (err) => this.log.warn('mqtt error', { err: err.message }));
   }
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** Connection state, last error and next attempt, for status. */
+  status(): LinkStatus {
+    return this.reconnector.status();
   }
 
   /** Asks the hub for everything it holds under this device's subscriptions. */
@@ -138,6 +145,7 @@ export class Link {
   }
 
   async close(): Promise<void> {
+    this.reconnector.stop();
     if (this.client.connected) {
       await new Promise<void>((resolve) => {
         this.client.publish(topics.presence(this.config.ns, this.config.id), encodePresence(false), { qos: 1, retain: true }, () => resolve());
