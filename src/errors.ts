@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_USERS: 'A users file is not valid (bad JSON, unknown role, bad user id or namespace, missing salt or hash), or a user command cannot be done.',
   HAMSYNC_ERR_SIGNATURE: 'An update\'s Ed25519 signature is missing (its source has a known public key, or signatures are required), malformed, or does not verify; the whole batch is refused.',
   HAMSYNC_ERR_SIGNING_KEY: 'A signing key is not valid: a public key that is not 43 base64url characters of a raw Ed25519 key, a private key file that is not Ed25519 PKCS#8 PEM, or a keys file of the wrong shape.',
+  HAMSYNC_ERR_CLOCK: 'A local put was refused because the daemon\'s clock, or the stamp it would give (its high-water mark), is further ahead of the reference time (the hub\'s clock, GPS) than maxClockAhead; nothing was stored. See docs/clock-guard.md and `hamsync clock reset`.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

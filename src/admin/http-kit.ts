@@ -13,6 +13,7 @@ export type JsonHandler = (req: IncomingMessage, res: ServerResponse, url: URL) 
 export function errorStatus(code: ErrorCode): number {
   if (code === 'HAMSYNC_ERR_TOO_LARGE') return 413;
   if (code === 'HAMSYNC_ERR_OUTBOX_FULL' || code === 'HAMSYNC_ERR_DEFERRED_FULL' || code === 'HAMSYNC_ERR_QUARANTINE_FULL') return 503;
+  if (code === 'HAMSYNC_ERR_CLOCK') return 503;
   return 400;
 }
 

@@ -15,6 +15,8 @@ import type { Verifier } from './verifier.js';
 export interface LinkEvents {
   connected(client: MqttClient): void;
   disconnected(): void;
+  /** The hub's clock `t` (ms since the epoch) of a catch-up answer, received at monotonic time `monotonicMs`. */
+  hubTime?(t: number, monotonicMs: number): void;
 }
 
 /**
@@ -35,7 +37,7 @@ export class Link {
     private readonly counters: Counters,
     private readonly log: Logger,
     private readonly verifier: Verifier,
-    events: LinkEvents,
+    private readonly events: LinkEvents,
   ) {
     const { id, ns } = config;
     const options: IClientOptions = {
@@ -132,6 +134,7 @@ export class Link {
       updates = decodePut(payload, rest).updates;
     } else if (kind === 'sync-res' && rest === this.config.id) {
       const res = decodeSyncResponse(payload);
+      if (res.t !== undefined) this.events.hubTime?.(res.t, performance.now());
       if (res.done) this.counters.inc('sync.completed');
       updates = res.updates;
     } else if (kind === 'state' && this.config.followState) {

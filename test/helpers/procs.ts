@@ -74,8 +74,10 @@ export class Proc {
   constructor(
     readonly name: string,
     readonly args: readonly string[],
+    /** Added to the child's environment (e.g. LD_PRELOAD for libfaketime). */
+    env: NodeJS.ProcessEnv = {},
   ) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...childEnv(), ...env } });
     this.child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       this.stdout += s;
     });
@@ -177,6 +179,12 @@ export interface DaemonOptions {
   clockOffset?: string;
   subscribe?: string[];
   name?: string;
+  /** More flags, e.g. ['--max-clock-ahead', '1m']. */
+  args?: string[];
+  /** Added to the daemon's environment (e.g. libfaketime's). */
+  env?: NodeJS.ProcessEnv;
+  /** --reconnect-max; default 2s here (tests restart brokers and wait for reconnects), 60s in production. */
+  reconnectMax?: string;
 }
 
 export interface DaemonProc {
@@ -212,8 +220,8 @@ export class Harness {
     this.cleanups.push(fn);
   }
 
-  spawn(name: string, args: readonly string[]): Proc {
-    const p = new Proc(name, args);
+  spawn(name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
+    const p = new Proc(name, args, env);
     this.procs.push(p);
     return p;
   }
@@ -236,7 +244,8 @@ export class Harness {
     if (options.ns) args.push('--ns', options.ns);
     if (options.clockOffset !== undefined) args.push(`--clock-offset=${options.clockOffset}`);
     for (const f of options.subscribe ?? []) args.push('--subscribe', f);
-    const proc = this.spawn(options.name ?? options.id, args);
+    args.push('--reconnect-max', options.reconnectMax ?? '2s', ...(options.args ?? []));
+    const proc = this.spawn(options.name ?? options.id, args, options.env);
     const { http: port } = await proc.listening();
     assert.ok(Number.isInteger(port) && (port as number) > 0, `daemon printed a bad port: ${proc.stdout}`);
     return { proc, id: options.id, http: `127.0.0.1:${String(port)}`, port: port as number, dataDir, options: { ...options, dataDir } };
