@@ -12,7 +12,8 @@ import type { Refusals } from './refusals.js';
 /**
  * Answers a device's catch-up request (`hamsync/<ns>/sync/req/<device>`) on its
  * `hamsync/<ns>/sync/res/<device>`: every live and deferred update under the filters it asked
- * for, in messages of at most `chunk` updates, the last one marked done.
+ * for, in messages of at most `chunk` updates, the last one marked done. Each carries the hub's
+ * clock `t` when sent (the hub replica's machine state), from which daemons' clock guards learn.
  */
 export class SyncAnswer {
   constructor(
@@ -39,7 +40,7 @@ export class SyncAnswer {
     const chunk: WireUpdate[] = [];
     let sent = 0;
     const flush = (done: boolean): void => {
-      this.publisher.publish(topics.syncResponse(this.ns, device), encodeSyncResponse(id, chunk, done), false);
+      this.publisher.publish(topics.syncResponse(this.ns, device), encodeSyncResponse(id, chunk, done, this.replica.now()), false);
       sent += chunk.length;
       chunk.length = 0;
     };

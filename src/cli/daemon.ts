@@ -35,6 +35,9 @@ export function builder(y: Argv) {
     .option('keys', { type: 'string', describe: 'keys file of devices\' public keys (`hamsync key list --json`): updates received from them must carry their valid signatures' })
     .option('users', { type: 'string', describe: 'a users file whose `pub` fields are public keys to verify with too' })
     .option('require-signed', { type: 'boolean', default: false, describe: 'refuse received updates from sources without a known public key' })
+    .option('reconnect-min', { type: 'string', describe: 'first delay before reconnecting to the broker after a failure or a refused login (default 1s)' })
+    .option('reconnect-max', { type: 'string', describe: 'cap of the reconnect delay, which doubles with ±20 % jitter (default 60s)' })
+    .option('max-clock-ahead', { type: 'string', describe: 'clock guard: refuse to stamp local puts (HAMSYNC_ERR_CLOCK) while the clock is this far ahead of the hub\'s or GPS time (default: --max-future, 30d)' })
     .option('follow-state', { type: 'boolean', default: false, describe: 'also apply the hub\'s retained state messages for the --subscribe filters (verified like the rest)' })
     .example('$0 daemon --id pi-7 --broker mqtt://hub.local:1883 --data-dir /var/lib/hamsync', 'a device daemon')
     .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast')
@@ -72,6 +75,9 @@ export async function handler(argv: {
   users?: string;
   requireSigned?: boolean;
   followState?: boolean;
+  reconnectMin?: string;
+  reconnectMax?: string;
+  maxClockAhead?: string;
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
@@ -80,7 +86,8 @@ export async function handler(argv: {
   const { Daemon } = await import('../daemon/daemon.js');
   const daemon = await Daemon.start(
     { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, maxFuture: argv.maxFuture, deferredMax: argv.deferredMax, deferredMaxBytes: argv.deferredMaxBytes, quarantineMax: argv.quarantineMax, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax,
-      signingKey: argv.signingKey, keys: argv.keys, users: argv.users, requireSigned: argv.requireSigned === true, followState: argv.followState === true },
+      signingKey: argv.signingKey, keys: argv.keys, users: argv.users, requireSigned: argv.requireSigned === true, followState: argv.followState === true,
+      reconnectMin: argv.reconnectMin, reconnectMax: argv.reconnectMax, maxClockAhead: argv.maxClockAhead },
     log,
   );
   // Handlers first: whoever reads the listening line may signal us at once.

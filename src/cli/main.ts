@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isHamsyncError } from '../errors.js';
 import * as broker from './broker.js';
+import * as clock from './clock.js';
 import * as configCheck from './config-check.js';
 import * as daemon from './daemon.js';
 import * as deferred from './deferred.js';
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(configCheck)
     .command(user)
     .command(key)
+    .command(clock)
     .command(demo)
     .version(pkg.version)
     .strict()

@@ -16,6 +16,22 @@ interface SourceQueues {
   quarantined: number;
 }
 
+interface LinkView {
+  failedAttempts: number;
+  lastError: { message: string; at: number } | null;
+  nextAttemptAt: number | null;
+}
+
+/** While offline: the last connection error and when the next attempt is. */
+function linkLines(link: LinkView | undefined, connected: boolean): string[] {
+  if (!link || connected) return [];
+  const out: string[] = [];
+  if (link.lastError) out.push(`  last error at ${new Date(link.lastError.at).toISOString()}: ${link.lastError.message}`);
+  const next = link.nextAttemptAt === null ? 'now (connecting)' : `in ${Math.max(0, Math.ceil((link.nextAttemptAt - Date.now()) / 1000))} s, at ${new Date(link.nextAttemptAt).toISOString()}`;
+  out.push(`  next try  ${next} (${link.failedAttempts} failed attempts so far)`);
+  return out;
+}
+
 export async function handler(argv: { http: string; json: boolean }): Promise<void> {
   const { body: s } = await call(argv.http, 'GET', '/v1/status');
   print(argv.json, s, () => {
@@ -25,6 +41,7 @@ export async function handler(argv: { http: string; json: boolean }): Promise<vo
         : [
             `device    ${String(s.id)} (ns ${String(s.ns)})`,
             `broker    ${String(s.broker)} — ${s.connected ? 'connected' : 'NOT connected (working offline)'}`,
+            ...linkLines(s.link as LinkView | undefined, s.connected === true),
             `live      ${String(s.live)} keys`,
           ];
     const lines = [...head, `deferred  ${String(s.deferred)} updates waiting for the clock`];

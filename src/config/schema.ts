@@ -21,7 +21,6 @@ const port: Check = (v, f) => {
 };
 /** A file path; may be ${CREDENTIALS_DIRECTORY}/<id> (src/config/credentials.ts). */
 const file: Check = checkPath;
-const duration: Check = (v, f) => void parseDuration(v, f);
 const hostPort: Check = (v, f) => void parseHostPort(v, f);
 const level: Check = (v) => assertLevel(v);
 const ns: Check = (v) => assertNamespace(v);
@@ -100,6 +99,11 @@ export const DAEMON_KEYS: Record<string, Check> = {
   requireSigned: bool,
   /** Also apply the hub's retained state messages (state/<filter>), verified like the rest. */
   followState: bool,
+  /** Reconnect backoff: first delay and cap (durations). */
+  reconnectMin: age,
+  reconnectMax: age,
+  /** Clock guard: how far ahead of the hub's / GPS time the clock may run before local stamping stops. */
+  maxClockAhead: age,
 };
 
 /** Keys a broker config file may hold. */

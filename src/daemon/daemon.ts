@@ -15,6 +15,9 @@ import type { Source } from '../../devices/index.js';
 import { daemonConfig, type DaemonConfig, type DaemonInput } from './options.js';
 import { loadSigning, resignOutbox, signAll, type DaemonSigning } from './signing.js';
 import { Verifier } from './verifier.js';
+import { ClockGuard, gpsTimeOf } from './clock-guard.js';
+import { GpsdSource } from '../../devices/index.js';
+import { WallClock } from '../ham/wall-clock.js';
 
 /** A local put: the state is stamped by the daemon's clock unless given. */
 export interface LocalPut {
@@ -46,6 +49,8 @@ export class Daemon {
     readonly httpPort: number,
     private readonly log: Logger,
     private readonly signing: DaemonSigning,
+    private readonly guard: ClockGuard,
+    private readonly stopWatch: () => void,
   ) {}
 
   static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
@@ -53,8 +58,11 @@ export class Daemon {
     const sources = buildSources(config.sources, config.id, log);
     // Key files are read before anything is opened: a bad one fails the start.
     const signing = loadSigning(config);
-    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
+    const counters = new Counters();
+    const guard = new ClockGuard(config.maxClockAheadMs, log, counters);
+    const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, clockReference: guard, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
       lock: 'daemon', owner: { role: 'daemon', id: config.id, ns: config.ns } });
+    if (replica.clock instanceof WallClock) guard.bind(replica.clock);
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     try {
       await resignOutbox(replica.outbox(), config.id, signing.signer, log);
@@ -62,7 +70,6 @@ export class Daemon {
       await replica.close();
       throw err;
     }
-    const counters = new Counters();
     const forwarder = new Forwarder(replica.outbox(), topics.put(config.ns, config.id), config.window, log, (n) => counters.inc('updates.sent', n), config.id);
     const ref: { daemon?: Daemon } = {};
     let http: { server: Server; port: number };
@@ -75,11 +82,17 @@ export class Daemon {
     const link = new Link(config, replica, counters, log, new Verifier(signing, counters, log), {
       connected: (client) => forwarder.connected(client),
       disconnected: () => forwarder.disconnected(),
+      hubTime: (t, monotonicMs) => guard.observe(t, monotonicMs, 'hub'),
     });
-    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log, signing);
+    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log, signing, guard, guard.watch(5000));
     ref.daemon = daemon;
     daemon.sources = sources;
-    startSources(sources, (readings) => daemon.put(readings as LocalPut[]), log, () => counters.inc('sources.put-failed'));
+    startSources(sources, (readings, source) => {
+      // A gpsd source's fix time is a reference for the clock guard.
+      const gps = source instanceof GpsdSource ? gpsTimeOf(readings) : undefined;
+      if (gps !== undefined) guard.observe(gps, performance.now(), 'gps');
+      return daemon.put(readings as LocalPut[]);
+    }, log, () => counters.inc('sources.put-failed'));
     log.info('daemon started', {
       id: config.id, ns: config.ns, broker: config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs,
       signing: { pub: signing.signer?.pub ?? 'none (unsigned)', keys: signing.keyring.size, requireSigned: signing.requireSigned },
@@ -122,7 +135,11 @@ export class Daemon {
       ns: this.config.ns,
       broker: this.config.broker,
       connected: this.link.connected,
+      /** state, since, failedAttempts, lastError {message, code, at}, nextAttemptAt (ms since the epoch). */
+      link: this.link.status(),
       clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
+      /** The clock guard: state (no-reference | ok | ahead), reference, aheadMs, maxAheadMs, cause, since, sources. */
+      clockGuard: this.guard.status(),
       live,
       deferred: queues.totals.deferred,
       quarantined: queues.totals.quarantined,
@@ -141,6 +158,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('daemon stopping');
+      this.stopWatch();
       await Promise.all(this.sources.map((s) => s.stop()));
       this.http.closeAllConnections?.();
       await new Promise((r) => this.http.close(r));

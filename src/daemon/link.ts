@@ -9,11 +9,14 @@ import { decodePut, decodeState, decodeSyncResponse, encodePresence, encodeSyncR
 import { matchKey, parseTopic, topics } from '../wire/topics.js';
 import type { DaemonConfig } from './options.js';
 import { readFileOrFail } from '../util/read-file.js';
+import { Reconnector, type LinkStatus } from './reconnect.js';
 import type { Verifier } from './verifier.js';
 
 export interface LinkEvents {
   connected(client: MqttClient): void;
   disconnected(): void;
+  /** The hub's clock `t` (ms since the epoch) of a catch-up answer, received at monotonic time `monotonicMs`. */
+  hubTime?(t: number, monotonicMs: number): void;
 }
 
 /**
@@ -25,6 +28,7 @@ export interface LinkEvents {
  */
 export class Link {
   readonly client: MqttClient;
+  private readonly reconnector: Reconnector;
   private firstConnect = true;
 
   constructor(
@@ -33,13 +37,14 @@ export class Link {
     private readonly counters: Counters,
     private readonly log: Logger,
     private readonly verifier: Verifier,
-    events: LinkEvents,
+    private readonly events: LinkEvents,
   ) {
     const { id, ns } = config;
     const options: IClientOptions = {
       clientId: `hamsync-${id}`,
       clean: false,
-      reconnectPeriod: 1000,
+      // Reconnects are the Reconnector's (mqtt.js would never retry a refused CONNACK).
+      reconnectPeriod: 0,
       connectTimeout: 10_000,
       keepalive: 30,
       will: { topic: topics.presence(ns, id), payload: Buffer.from(encodePresence(false)), qos: 1, retain: true },
@@ -50,6 +55,7 @@ export class Link {
     if (config.username !== undefined) options.username = config.username;
     if (config.password !== undefined) options.password = config.password;
     this.client = mqtt.connect(config.broker, options);
+    this.reconnector = new Reconnector(this.client, config.reconnect, log, counters);
     this.client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(() => done(), (err: Error) => {
         this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
@@ -72,12 +78,15 @@ export class Link {
       });
     });
     this.client.on('close', () => events.disconnected());
-    this.client.on('offline', () => this.log.info('broker unreachable; working offline', { broker: config.broker }));
-    this.client.on('error', (err) => this.log.warn('mqtt error', { err: err.message }));
   }
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** Connection state, last error and next attempt, for status. */
+  status(): LinkStatus {
+    return this.reconnector.status();
   }
 
   /** Asks the hub for everything it holds under this device's subscriptions. */
@@ -125,6 +134,7 @@ export class Link {
       updates = decodePut(payload, rest).updates;
     } else if (kind === 'sync-res' && rest === this.config.id) {
       const res = decodeSyncResponse(payload);
+      if (res.t !== undefined) this.events.hubTime?.(res.t, performance.now());
       if (res.done) this.counters.inc('sync.completed');
       updates = res.updates;
     } else if (kind === 'state' && this.config.followState) {
@@ -138,6 +148,7 @@ export class Link {
   }
 
   async close(): Promise<void> {
+    this.reconnector.stop();
     if (this.client.connected) {
       await new Promise<void>((resolve) => {
         this.client.publish(topics.presence(this.config.ns, this.config.id), encodePresence(false), { qos: 1, retain: true }, () => resolve());

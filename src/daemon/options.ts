@@ -3,6 +3,7 @@ import { checkNumber, wholeAtLeast } from '../util/number-option.js';
 import { loopbackOnly } from '../admin/http-kit.js';
 import { DAEMON_KEYS } from '../config/schema.js';
 import type { ReplicaOptions } from '../sync/replica.js';
+import { DEFAULT_QUEUE_LIMITS } from '../sync/queue-limits.js';
 import { parseClockOffset, parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { sourceConfigs } from './sources.js';
@@ -63,6 +64,15 @@ export interface DaemonInput {
   requireSigned?: boolean;
   /** Also subscribe to the hub's retained state topics and apply them (verified like puts and catch-up). [false] */
   followState?: boolean;
+  /** First delay before reconnecting to the broker after a failure (a refused login included), a duration. [1s] */
+  reconnectMin?: string | number;
+  /** Most delay between reconnect attempts: the delay doubles up to it, with ±20 % jitter. [60s] */
+  reconnectMax?: string | number;
+  /**
+   * Clock guard: how far ahead of the reference time (the hub's clock, GPS time) the clock may
+   * run before the daemon refuses to stamp local puts with it (HAMSYNC_ERR_CLOCK). [maxFuture, 30d]
+   */
+  maxClockAhead?: string | number;
 }
 
 /** The queue options of a replica (ReplicaOptions fields), from the daemon/broker config keys. */
@@ -93,6 +103,9 @@ export interface DaemonConfig {
   users: string | undefined;
   requireSigned: boolean;
   followState: boolean;
+  reconnect: { minMs: number; maxMs: number };
+  /** The clock guard's threshold in ms. */
+  maxClockAheadMs: number;
 }
 
 /** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
@@ -105,6 +118,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     if (!check) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `unknown daemon option ${key}`, { field: key });
     check(value, key);
   }
+  const queues = queueOptionsOf(input);
   return {
     id: input.id,
     broker: input.broker ?? 'mqtt://127.0.0.1:1883',
@@ -122,14 +136,30 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     window: input.window ?? 64,
     outboxMax: input.outboxMax ?? 1_000_000,
     retention: retentionOf(input.retainHistory, input.retainBytes),
-    queues: queueOptionsOf(input),
+    queues,
     sources: sourceConfigs(input.sources, input.profile),
     signingKey: input.signingKey,
     keys: input.keys,
     users: input.users,
     requireSigned: input.requireSigned ?? false,
     followState: input.followState ?? false,
+    reconnect: reconnectOf(input.reconnectMin, input.reconnectMax),
+    maxClockAheadMs: input.maxClockAhead === undefined ? (queues.maxFutureMs ?? DEFAULT_QUEUE_LIMITS.maxFutureMs) : positiveDuration(input.maxClockAhead, 'maxClockAhead'),
   };
+}
+
+function positiveDuration(value: unknown, field: string): number {
+  const ms = parseDuration(value, field);
+  if (!(ms > 0)) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be a positive duration like 1s or 30d, got ${describe(value)}`, { field });
+  return ms;
+}
+
+/** The reconnect backoff: `reconnectMin` [1s] doubling up to `reconnectMax` [60s]; min must not exceed max. */
+function reconnectOf(min: unknown, max: unknown): { minMs: number; maxMs: number } {
+  const minMs = min === undefined ? 1000 : positiveDuration(min, 'reconnectMin');
+  const maxMs = max === undefined ? Math.max(60_000, minMs) : positiveDuration(max, 'reconnectMax');
+  if (minMs > maxMs) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `reconnectMin (${describe(min)}) must not be more than reconnectMax (${describe(max)})`, { field: 'reconnectMin' });
+  return { minMs, maxMs };
 }
 
 /** Retention options from `retainHistory` / `retainBytes` (both optional). */

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createSources, type Source } from '../../devices/index.js';
 import { HamsyncError, describe } from '../errors.js';
 import type { Logger } from '../log.js';
+import { LogThrottle } from '../log-throttle.js';
 
 /** The profiles shipped in devices/profiles/, by name. */
 export const PROFILE_DIR = fileURLToPath(new URL('../../../devices/profiles/', import.meta.url));
@@ -37,12 +38,15 @@ export function buildSources(configs: unknown[], deviceId: string, log: Logger):
 }
 
 /** Starts sources feeding `put`; a failed put is logged and counted, never thrown. */
-export function startSources(sources: Source[], put: (readings: { key: string; value: unknown; state?: number }[]) => Promise<unknown>, log: Logger, onError: () => void): void {
+export function startSources(sources: Source[], put: (readings: { key: string; value: unknown; state?: number }[], source: Source) => Promise<unknown>, log: Logger, onError: () => void): void {
+  // A put refused for a while (clock far ahead, outbox full) would log once per batch: thin it.
+  const throttle = new LogThrottle(60_000);
   for (const s of sources) {
     s.start((readings) => {
-      put(readings).catch((err: Error) => {
+      put(readings, s).catch((err: Error) => {
         onError();
-        log.warn('telemetry put failed', { source: s.name, err: err.message });
+        const line = throttle.take(`${s.name}:${(err as { code?: string }).code ?? 'other'}`);
+        if (line) log.warn('telemetry put failed', { source: s.name, err: err.message, suppressed: line.suppressed });
       });
     });
     log.info('telemetry source started', { source: s.name });

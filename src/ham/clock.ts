@@ -22,6 +22,22 @@ export interface HighWaterStore {
   save(stamp: number): void;
 }
 
+/**
+ * Another opinion on the time: the daemon's clock guard, which learns it from the hub's clock and
+ * GPS. A wall clock given one does not trust a reading more than `maxAheadMs` ahead of it.
+ */
+export interface ClockReference {
+  /** The reference time now in ms since the epoch, or undefined while there is none. */
+  now(): number | undefined;
+  /** How far ahead of the reference a reading may be and still be trusted, in ms. */
+  readonly maxAheadMs: number;
+  /**
+   * Called before every stamp with the clock's own reading and the stamp it would give (never
+   * below its high-water mark); throws a coded error to refuse the stamp.
+   */
+  checkStamp(reading: number, next: number): void;
+}
+
 /** The smallest step between two stamps that fall in the same millisecond. */
 export const STAMP_STEP = 1 / 1024;
 

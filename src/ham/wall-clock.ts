@@ -1,6 +1,6 @@
 import { HamsyncError, describe } from '../errors.js';
 import { assertState } from './decide.js';
-import { Stamper, type Clock, type HighWaterStore } from './clock.js';
+import { Stamper, type Clock, type ClockReference, type HighWaterStore } from './clock.js';
 
 export interface WallClockOptions {
   /** Milliseconds added to the wall clock, to simulate or correct drift. Default 0. */
@@ -11,6 +11,12 @@ export interface WallClockOptions {
   highWater?: HighWaterStore;
   /** The underlying time source in ms; defaults to `Date.now`. For tests of the clock itself. */
   source?: () => number;
+  /**
+   * A reference time (the daemon's clock guard). A reading more than `maxAheadMs` ahead of it is
+   * not trusted: the machine state follows the reference instead (and is not raised by the
+   * reading), and the reference may refuse stamps. Without one, every reading is trusted.
+   */
+  reference?: ClockReference;
 }
 
 /** Longest single timer wait: re-check at least this often so clock steps are noticed. */
@@ -23,6 +29,7 @@ export class WallClock implements Clock {
   private readonly source: () => number;
   private readonly origin: number;
   private readonly stamper: Stamper;
+  private readonly reference: ClockReference | undefined;
   private floor = -Infinity;
 
   constructor(options: WallClockOptions = {}) {
@@ -36,10 +43,25 @@ export class WallClock implements Clock {
     this.source = options.source ?? Date.now;
     this.origin = this.source();
     this.stamper = new Stamper(options.highWater);
+    this.reference = options.reference;
+  }
+
+  /** The clock's own reading: the source with offset and drift, before any floor. */
+  reading(): number {
+    return this.origin + (this.source() - this.origin) * this.rate + this.offsetMs;
+  }
+
+  /** The highest stamp given, across restarts (-Infinity before the first). */
+  get highWater(): number {
+    return this.stamper.highWater;
   }
 
   now(): number {
-    const raw = this.origin + (this.source() - this.origin) * this.rate + this.offsetMs;
+    let raw = this.reading();
+    // A reading far ahead of the reference (a clock that stepped forward) must not raise the
+    // floor: that would hold every later stamp up there after the clock came back.
+    const ref = this.reference?.now();
+    if (ref !== undefined && raw - ref > (this.reference as ClockReference).maxAheadMs) raw = ref;
     // Never below an earlier reading or a stamp we gave: our own updates must never be "from the future".
     const floor = Math.max(this.floor, this.stamper.highWater);
     this.floor = raw > floor ? raw : floor;
@@ -47,7 +69,9 @@ export class WallClock implements Clock {
   }
 
   stamp(): number {
-    return this.stamper.next(this.now());
+    const now = this.now();
+    this.reference?.checkStamp(this.reading(), Math.max(now, this.stamper.highWater));
+    return this.stamper.next(now);
   }
 
   schedule(state: number, fn: () => void): () => void {

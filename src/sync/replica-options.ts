@@ -1,4 +1,4 @@
-import type { Clock, HighWaterStore } from '../ham/clock.js';
+import type { Clock, ClockReference, HighWaterStore } from '../ham/clock.js';
 import { WallClock } from '../ham/wall-clock.js';
 import type { Limits } from '../model/limits.js';
 import type { DataDirOwner } from '../store/identity.js';
@@ -25,6 +25,8 @@ export interface ReplicaOptions {
   clockOffsetMs?: number;
   /** Rate error of the default wall clock in ppm (simulated drift). Default 0. */
   clockDriftPpm?: number;
+  /** A reference time for the default wall clock (the daemon's clock guard); none by default. */
+  clockReference?: ClockReference;
   /** Bounds on keys, values and batches (see Limits). */
   limits?: Partial<Limits>;
   /** LMDB map size in bytes. Default 16 GiB. */
@@ -47,12 +49,15 @@ export interface ReplicaOptions {
   quarantineMaxPerSource?: number;
 }
 
+/** The `meta` key of the clock's persisted high-water mark (`hamsync clock reset` removes it). */
+export const HIGH_WATER_KEY = 'clock.hw';
+
 /** The replica's clock as the options say, its high-water mark kept in the store's `meta`. */
 export function replicaClock(store: Store, options: ReplicaOptions): Clock {
   const highWater: HighWaterStore = {
-    load: () => store.meta.get('clock.hw') as number | undefined,
-    save: (stamp) => void store.meta.put('clock.hw', stamp),
+    load: () => store.meta.get(HIGH_WATER_KEY) as number | undefined,
+    save: (stamp) => void store.meta.put(HIGH_WATER_KEY, stamp),
   };
-  const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, driftPpm: options.clockDriftPpm ?? 0, highWater: hw }));
+  const clock = options.clock ?? ((hw: HighWaterStore) => new WallClock({ offsetMs: options.clockOffsetMs ?? 0, driftPpm: options.clockDriftPpm ?? 0, highWater: hw, ...(options.clockReference ? { reference: options.clockReference } : {}) }));
   return typeof clock === 'function' ? clock(highWater) : clock;
 }

@@ -40,10 +40,13 @@ export function encodeState(text: string, state: number, source: string, sig?: s
   return `{"v":${text},"s":${q(state)},"src":${q(source)}${g(sig)}}`;
 }
 
-/** Catch-up answer chunk: `{"pv":1,"id":…,"u":[{"k","v","s","src","g"?}],"done":bool}`. */
-export function encodeSyncResponse(id: string, updates: readonly WireUpdate[], done: boolean): string {
+/**
+ * Catch-up answer chunk: `{"pv":1,"id":…,"u":[{"k","v","s","src","g"?}],"done":bool,"t"?:ms}`;
+ * `t` is the hub's clock when sent (older receivers ignore it; the daemon's clock guard learns from it).
+ */
+export function encodeSyncResponse(id: string, updates: readonly WireUpdate[], done: boolean, t?: number): string {
   const u = updates.map((x) => `{"k":${q(x.key)},"v":${x.text},"s":${q(x.state)},"src":${q(x.source ?? '')}${g(x.sig)}}`).join(',');
-  return `{"pv":${PROTOCOL_VERSION},"id":${q(id)},"u":[${u}],"done":${done}}`;
+  return `{"pv":${PROTOCOL_VERSION},"id":${q(id)},"u":[${u}],"done":${done}${t === undefined || !Number.isFinite(t) ? '' : `,"t":${q(t)}`}}`;
 }
 
 export function encodeSyncRequest(id: string, filters: readonly string[]): string {
@@ -121,11 +124,13 @@ export function decodePut(payload: Buffer | string, topicDevice: string, limits:
   return { source, updates: updatesOf(obj, 'put').map((x) => decoded(x, x.k, source)) };
 }
 
-export function decodeSyncResponse(payload: Buffer | string, limits: WireLimits = DEFAULT_WIRE_LIMITS): { id: string; done: boolean; updates: DecodedUpdate[] } {
+export function decodeSyncResponse(payload: Buffer | string, limits: WireLimits = DEFAULT_WIRE_LIMITS): { id: string; done: boolean; updates: DecodedUpdate[]; t?: number } {
   const obj = parseObject(payload, limits, 'sync response');
   if (typeof obj.id !== 'string') throw new HamsyncError('HAMSYNC_ERR_PAYLOAD', 'sync response has no string "id"');
   const updates = Array.isArray(obj.u) && obj.u.length === 0 ? [] : updatesOf(obj, 'sync response');
-  return { id: obj.id, done: obj.done === true, updates: updates.map((x) => decoded(x, x.k, x.src)) };
+  // The hub's clock when sent: optional, and ignored unless a positive finite number.
+  const t = typeof obj.t === 'number' && Number.isFinite(obj.t) && obj.t > 0 ? { t: obj.t } : {};
+  return { id: obj.id, done: obj.done === true, updates: updates.map((x) => decoded(x, x.k, x.src)), ...t };
 }
 
 /**

@@ -195,6 +195,12 @@ export interface DaemonOptions {
   clockOffset?: string;
   subscribe?: string[];
   name?: string;
+  /** More flags, e.g. ['--max-clock-ahead', '1m']. */
+  args?: string[];
+  /** Added to the daemon's environment (e.g. libfaketime's). */
+  env?: NodeJS.ProcessEnv;
+  /** --reconnect-max; default 2s here (tests restart brokers and wait for reconnects), 60s in production. */
+  reconnectMax?: string;
 }
 
 export interface DaemonProc {
@@ -254,7 +260,8 @@ export class Harness {
     if (options.ns) args.push('--ns', options.ns);
     if (options.clockOffset !== undefined) args.push(`--clock-offset=${options.clockOffset}`);
     for (const f of options.subscribe ?? []) args.push('--subscribe', f);
-    const proc = this.spawn(options.name ?? options.id, args);
+    args.push('--reconnect-max', options.reconnectMax ?? '2s', ...(options.args ?? []));
+    const proc = this.spawn(options.name ?? options.id, args, options.env ? { env: options.env } : {});
     const { http: port } = await proc.listening();
     assert.ok(Number.isInteger(port) && (port as number) > 0, `daemon printed a bad port: ${proc.stdout}`);
     return { proc, id: options.id, http: `127.0.0.1:${String(port)}`, port: port as number, dataDir, options: { ...options, dataDir } };
