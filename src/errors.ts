@@ -3,10 +3,10 @@
  * Codes are part of the public contract: scripts and logs match on them.
  */
 export const ERROR_CODES = {
-  HAMSYNC_ERR_STATE: 'A state is not a finite number (NaN, Infinity, or not a number at all).',
+  HAMSYNC_ERR_STATE: 'A state is not a finite number (NaN, Infinity, or not a number at all), or an update state is not greater than 0.',
   HAMSYNC_ERR_VALUE: 'A value is not plain JSON (undefined, a function, a symbol, a bigint, NaN or Infinity inside, a cycle, or a non-plain object).',
   HAMSYNC_ERR_VALUE_TOO_LARGE: 'A value\'s canonical JSON text is longer than the configured limit.',
-  HAMSYNC_ERR_KEY: 'A key is not a valid "/"-separated key (empty segment, wildcard, control character, too long or too deep).',
+  HAMSYNC_ERR_KEY: 'A key is not a valid "/"-separated key (empty, "." or ".." segment, wildcard, control character, too long or too deep).',
   HAMSYNC_ERR_SOURCE: 'A source (device id) is not 1 to 64 characters of [A-Za-z0-9_-].',
   HAMSYNC_ERR_UPDATE: 'An update is not an object of the expected shape.',
   HAMSYNC_ERR_BATCH: 'A batch is not an array of updates, or is larger than the configured limit.',

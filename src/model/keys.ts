@@ -10,7 +10,8 @@ const SOURCE = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_STORABLE_KEY_BYTES = 1024;
 
 /**
- * Checks a key: non-empty "/"-separated segments, no `+`, `#`, control characters or non-characters,
+ * Checks a key: non-empty "/"-separated segments, none of them "." or "..", no `+`, `#`, control
+ * characters or non-characters,
  * at most `maxKeyBytes` (and never over MAX_STORABLE_KEY_BYTES) UTF-8 bytes and `maxKeyDepth` segments.
  * Keys map 1:1 onto MQTT topics.
  */
@@ -42,6 +43,10 @@ function checkKey(key: unknown, limits: Pick<Limits, 'maxKeyBytes' | 'maxKeyDept
   for (const segment of segments) {
     if (segment.length === 0 || BAD_SEGMENT_CHAR.test(segment)) {
       throw new HamsyncError('HAMSYNC_ERR_KEY', `key ${describe(key)} has an empty segment or a +, #, control character or Unicode non-character`, { key });
+    }
+    // Tools map keys to paths (export trees, MQTT bridges to files): "." and ".." would climb.
+    if (segment === '.' || segment === '..') {
+      throw new HamsyncError('HAMSYNC_ERR_KEY', `key ${describe(key)} has a "${segment}" segment (keys map to paths; "." and ".." are refused)`, { key });
     }
   }
   if (key.toWellFormed() !== key) {

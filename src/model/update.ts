@@ -37,6 +37,9 @@ export function checkUpdate(input: unknown, limits: Limits, index = 0): CheckedU
   const u = input as Record<string, unknown>;
   assertKey(u.key, limits);
   assertState(u.state, `update ${index} state`);
+  if (u.state <= 0) {
+    throw new HamsyncError('HAMSYNC_ERR_STATE', `update ${index} state must be greater than 0 (ms since 1970-01-01), got ${Object.is(u.state, -0) ? '-0' : describe(u.state)}`, { index, key: u.key });
+  }
   assertSource(u.source);
   if (!('value' in u)) throw new HamsyncError('HAMSYNC_ERR_VALUE', `update ${index} has no value`, { index });
   const text = canonical(u.value);
@@ -52,9 +55,7 @@ export function checkUpdate(input: unknown, limits: Limits, index = 0): CheckedU
       throw new HamsyncError('HAMSYNC_ERR_SIGNATURE', `update ${index} (key ${describe(u.key)}, source ${describe(u.source)}) signature ${problem}`, { index, key: u.key, source: u.source, reason: 'malformed' });
     }
   }
-  // -0 and 0 are one state (as in HAM's comparisons); store it one way.
-  const state = u.state === 0 ? 0 : u.state;
-  return sig === undefined ? { key: u.key, state, source: u.source, text } : { key: u.key, state, source: u.source, text, sig: sig as string };
+  return sig === undefined ? { key: u.key, state: u.state, source: u.source, text } : { key: u.key, state: u.state, source: u.source, text, sig: sig as string };
 }
 
 /** Validates a whole batch up front: one bad update rejects the batch, so nothing is stored partially. */

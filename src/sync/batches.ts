@@ -33,6 +33,11 @@ export class Batches {
     this.seq = (store.meta.get('seq') as number | undefined) ?? 0;
   }
 
+  /** Settles once every batch finished so far has settled (committed and announced, or failed); a new promise after each finish. */
+  settled(): Promise<unknown> {
+    return this.lastCommitted;
+  }
+
   begin(): BatchContext {
     return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], seq: this.seq, ledger: new Ledger(this.accounts) };
   }

@@ -62,6 +62,11 @@ export class DeferredTimer {
     this.cancel = undefined;
   }
 
+  /** Whether a promotion is running now. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   /** Resolves when no promotion is running. */
   async idle(): Promise<void> {
     while (this.running) await this.running;

@@ -29,6 +29,7 @@ export interface ReplicaParts {
   readonly writes: WritePath;
   readonly queueOps: QueueOps;
   readonly timer: DeferredTimer;
+  readonly batches: Batches;
 }
 
 /** What the parts need from the replica that owns them. */
@@ -114,7 +115,7 @@ export function assemble(store: Store, options: ReplicaOptions, hooks: ReplicaHo
     hooks.counters,
     () => hooks.assertOpen(),
   );
-  return { store, overlay, clock, limits, queueLimits, writes, queueOps, timer };
+  return { store, overlay, clock, limits, queueLimits, writes, queueOps, timer, batches };
 }
 
 /** Starts the background history pruning when the options set maxAgeMs or maxBytes; its failures go to `onError`. */
@@ -124,6 +125,20 @@ export function startRetention(parts: ReplicaParts, r: RetentionOptions | undefi
   retention.on('error', onError);
   retention.start();
   return retention;
+}
+
+/**
+ * Resolves once the replica is quiet: no deferred promotion, release or drop running, and every
+ * batch written so far committed and announced (its `change` events emitted). Each pass waits
+ * for what was running; it ends when a pass found nothing new (at most 100 passes).
+ */
+export async function quiet(parts: ReplicaParts): Promise<void> {
+  for (let pass = 0; pass < 100; pass++) {
+    const ops = parts.queueOps.idle();
+    const batches = parts.batches.settled();
+    await Promise.all([ops, parts.timer.idle(), batches]);
+    if (!parts.timer.busy && parts.queueOps.idle() === ops && parts.batches.settled() === batches) return;
+  }
 }
 
 /** Stops the deferred timer, waits for queue operations, pruning and pending writes, and closes LMDB. */

@@ -14,7 +14,7 @@ import type { SourceQueues } from './accounts.js';
 import type { Admission } from './admit.js';
 import type { Receipt } from './batches.js';
 import type { ChangeEvent } from './change-event.js';
-import { assemble, emitterHooks, openDataDir, shutdown, startRetention, type ReplicaEvents, type ReplicaHooks, type ReplicaParts } from './lifecycle.js';
+import { assemble, emitterHooks, openDataDir, quiet, shutdown, startRetention, type ReplicaEvents, type ReplicaHooks, type ReplicaParts } from './lifecycle.js';
 import { compileSelector, type DropReport, type QuarantineSelector, type ReleaseReport } from './quarantine.js';
 import type { QueueStatus } from './queue-ops.js';
 import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
@@ -217,6 +217,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Resolves once every write so far is flushed to disk. */
   async flushed(): Promise<void> {
     await this.store.root.flushed;
+  }
+
+  /** Resolves once no promotion, release or drop runs and every batch so far is committed and announced. */
+  idle(): Promise<void> {
+    return quiet(this.parts);
   }
 
   /** Stops the deferred timer, waits for pending writes, and closes LMDB. Idempotent. */

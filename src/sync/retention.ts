@@ -88,6 +88,11 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
     await this.running?.catch(() => undefined);
   }
 
+  /** Whether a background run is due (its timer set): false after stop(), so nothing more will run. */
+  get scheduled(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** One pruning pass (age, then size). A call during a run in progress gets that run's result. */
   runOnce(): Promise<RetentionRun> {
     this.running ??= this.run().finally(() => {

@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { connectMqtt, getKey, Harness, historyOf, probeTcp, putApi, statusOf, uniqueId } from '../helpers/procs.js';
+import { skipUnlessTools } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 
 const HOST = '127.0.0.1';
 const PORT = 1883;
 const URL = `mqtt://${HOST}:${PORT}`;
 
-test('two daemons converge through Mosquitto on 127.0.0.1:1883 (no hub)', { timeout: 55_000 }, async (t) => {
+// Skipped without Mosquitto installed; installed but not running on 1883 is a failure (CI starts it).
+test('two daemons converge through Mosquitto on 127.0.0.1:1883 (no hub)', { timeout: 55_000, skip: skipUnlessTools('mosquitto') }, async (t) => {
   try {
     await probeTcp(HOST, PORT, 2000);
   } catch (err) {

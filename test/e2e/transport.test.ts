@@ -9,7 +9,16 @@ import mqtt from 'mqtt';
 import { startBroker } from '../../broker/server.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { skipUnlessTools } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
+
+/** A throwaway self-signed certificate for localhost/127.0.0.1 (its own CA): `<name>.key`, `<name>.pem`. */
+function selfSigned(dir: string, name: string): { key: string; cert: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.pem`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  return { key, cert };
+}
 
 
 test('MQTT over WebSocket: a daemon on ws:// syncs through the hub, a plain ws subscriber sees the state', async (t) => {
@@ -31,11 +40,9 @@ test('MQTT over WebSocket: a daemon on ws:// syncs through the hub, a plain ws s
   assert.equal(broker.replica.get('ws/hello')?.value, 'over websocket');
 });
 
-test('mqtts://: a daemon verifies the broker against --ca and syncs over TLS', async (t) => {
+test('mqtts://: a daemon verifies the broker against --ca and syncs over TLS', { skip: skipUnlessTools('openssl') }, async (t) => {
   const dir = tempDir(t);
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const { key, cert } = selfSigned(dir, 'broker');
   const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub') });
   const tls: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (s) => broker.aedes.handle(s));
   await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
@@ -50,6 +57,43 @@ test('mqtts://: a daemon verifies the broker against --ca and syncs over TLS', a
   await daemon.put([{ key: 'tls/hello', value: 42 }]);
   await until(() => broker.replica.get('tls/hello')?.value === 42, { what: 'hub stored the TLS put' });
   await until(() => (daemon.status().outbox as { messages: number }).messages === 0, { what: 'outbox drained' });
+});
+
+// Issue 14 item 10: the test above still passed with rejectUnauthorized: false in the daemon's link.
+// Here the broker presents a certificate from another CA: the daemon must never get a TLS session.
+test('mqtts://: a daemon never connects to a broker whose certificate is not from its --ca', { skip: skipUnlessTools('openssl') }, async (t) => {
+  const dir = tempDir(t);
+  const trusted = selfSigned(dir, 'trusted');
+  const other = selfSigned(dir, 'other');
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub') });
+  let attempts = 0;
+  let sessions = 0;
+  const tlsErrors: string[] = [];
+  const tls: Server = createServer({ key: readFileSync(other.key), cert: readFileSync(other.cert) }, (s) => {
+    sessions++;
+    broker.aedes.handle(s);
+  });
+  tls.on('connection', () => attempts++);
+  tls.on('tlsClientError', (err) => tlsErrors.push(err.message));
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  const port = (tls.address() as AddressInfo).port;
+  const daemon = await Daemon.start({ id: 'tls-dev', broker: `mqtts://localhost:${port}`, ca: trusted.cert, dataDir: join(dir, 'dev'), http: '127.0.0.1:0' });
+  t.after(async () => {
+    await daemon.stop();
+    await new Promise((r) => tls.close(r));
+    await broker.close();
+  });
+  await daemon.put([{ key: 'tls/secret', value: 'not for an impostor' }]);
+  // A definite signal: the broker side saw three handshakes refused by the daemon (it retries).
+  await until(() => tlsErrors.length >= 3 || sessions > 0, { what: 'three refused TLS handshakes', timeoutMs: 30_000 });
+  assert.equal(sessions, 0, 'no TLS session was ever established');
+  assert.ok(attempts >= 3, `${attempts} connection attempts`);
+  // The daemon drops the socket once it has checked the certificate: the broker sees "socket hang up".
+  assert.ok(tlsErrors.length >= 3, `handshakes ended by the daemon: ${JSON.stringify(tlsErrors)}`);
+  assert.equal(daemon.status().connected, false);
+  assert.equal((daemon.status().counters as Record<string, number>)['link.connects'], undefined, 'never connected');
+  assert.equal((daemon.status().outbox as { messages: number }).messages, 1, 'the put waits in the outbox');
+  assert.equal(broker.replica.get('tls/secret'), undefined);
 });
 
 test('a daemon whose broker is gone still stops within seconds, keeping its unsent puts in the outbox', async (t) => {

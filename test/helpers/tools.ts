@@ -23,14 +23,18 @@ const TOOLS = {
 
 export type Tool = keyof typeof TOOLS;
 
+/** A tool's spec; a name not in TOOLS (tests of this file) is looked up on PATH, its package named like it. */
+function spec(tool: Tool): { readonly paths: readonly string[]; readonly packages: string } {
+  return Object.hasOwn(TOOLS, tool) ? TOOLS[tool] : { paths: [], packages: tool };
+}
+
 const found = new Map<Tool, boolean>();
 
 /** Whether `tool` is on this machine (PATH or its usual location). */
 export function hasTool(tool: Tool): boolean {
   let ok = found.get(tool);
   if (ok === undefined) {
-    const spec = TOOLS[tool];
-    ok = spec.paths.some((p) => existsSync(p)) || spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+    ok = spec(tool).paths.some((p) => existsSync(p)) || spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
     found.set(tool, ok);
   }
   return ok;
@@ -49,7 +53,7 @@ export function noSkip(): boolean {
 export function skipUnlessTools(...tools: Tool[]): string | false {
   const missing = tools.filter((t) => !hasTool(t));
   if (missing.length === 0) return false;
-  const packages = [...new Set(missing.map((t) => TOOLS[t].packages))].join(' ');
+  const packages = [...new Set(missing.map((t) => spec(t).packages))].join(' ');
   const reason = `needs ${missing.join(', ')}: apt-get install ${packages}`;
   if (noSkip()) throw new Error(`HAMSYNC_NO_SKIP=1 and a required tool is missing: ${reason}`);
   return reason;

@@ -14,7 +14,7 @@ import { ManualClock } from '../../src/ham/manual-clock.js';
 import { MAX_STORABLE_KEY_BYTES } from '../../src/model/keys.js';
 import type { Limits } from '../../src/model/limits.js';
 import { checkBatch, type CheckedUpdate } from '../../src/model/update.js';
-import { openStore, type Store } from '../../src/store/open.js';
+import type { Store } from '../../src/store/open.js';
 import { Replica } from '../../src/sync/replica.js';
 import { seedFromEnv } from '../helpers/seed.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -43,7 +43,7 @@ interface Item {
   what: string;
 }
 
-/** What a key segment may not hold (README "Keys"): wildcards, C0/C1 controls, Unicode non-characters. */
+/** What a key segment may not hold (docs/PROTOCOL.md): wildcards, C0/C1 controls, Unicode non-characters (and it may not be "." or ".."). */
 const BAD_KEY_CHAR = /[\p{Cc}\p{Noncharacter_Code_Point}+#]/u;
 
 /** The key rules, written out independently of src/model/keys.ts. */
@@ -52,15 +52,16 @@ function keyVerdict(key: unknown, limits: Limits): ErrorCode | 'ok' {
   if (Buffer.byteLength(key) > Math.min(limits.maxKeyBytes, MAX_STORABLE_KEY_BYTES)) return 'HAMSYNC_ERR_KEY';
   const segments = key.split('/');
   if (segments.length > limits.maxKeyDepth) return 'HAMSYNC_ERR_KEY';
-  if (segments.some((s) => s.length === 0 || BAD_KEY_CHAR.test(s)) || !key.isWellFormed()) return 'HAMSYNC_ERR_KEY';
+  if (segments.some((s) => s.length === 0 || s === '.' || s === '..' || BAD_KEY_CHAR.test(s)) || !key.isWellFormed()) return 'HAMSYNC_ERR_KEY';
   return 'ok';
 }
 
-const KEYS = ['a', 'a/b', 'pi-7/cpu/temp', '__proto__', 'constructor/prototype', 'toString', '日本/😀', 'x\u2028y', ' ', '\ufeff', 'x'.repeat(256), Array.from({ length: 16 }, () => 'd').join('/')];
+const KEYS = ['a', 'a/b', '...', '.a/b..', 'pi-7/cpu/temp', '__proto__', 'constructor/prototype', 'toString', '日本/😀', 'x\u2028y', ' ', '\ufeff', 'x'.repeat(256), Array.from({ length: 16 }, () => 'd').join('/')];
 const SOURCES = ['dev1', 'dev2', 'Z_9', 'a'.repeat(64)];
 const parsed = (text: string): unknown => JSON.parse(text);
 const VALUES: unknown[] = ['x', 'y', 'Hello Earth', 'Hello Mars', 1, 2, -0, 0, null, true, false, { a: 1 }, [1, [2]], parsed('{"__proto__":{"polluted":"yes"}}'), parsed('{"constructor":{"prototype":{"polluted":"yes"}}}')];
-const STATES = [NOW - 3, NOW - 2, NOW - 1, NOW, NOW + 1, NOW + 2, NOW - 0.5, 0, -0, -5, -1e308, NOW + 1e6, 1e308];
+/** Valid states: finite and greater than 0 (docs/PROTOCOL.md "put"); zero and negative ones are in BAD. */
+const STATES = [NOW - 3, NOW - 2, NOW - 1, NOW, NOW + 1, NOW + 2, NOW - 0.5, 1, 5e-324, NOW + 1e6, 1e308];
 
 const validArb: fc.Arbitrary<Item> = fc
   .record({
@@ -93,8 +94,8 @@ const sparse: unknown[] = [];
 sparse[1] = 1;
 const deep65 = JSON.parse('['.repeat(65) + ']'.repeat(65)) as unknown;
 const BAD: [field: 'key' | 'state' | 'source' | 'value', values: unknown[], code: ErrorCode][] = [
-  ['key', ['', 'a//b', '/x', 'x/', '+', 'a/#', 'a\u0000', 'a\u007f', 'a\u0085', '\uffff', 'a/\ufdd0', 'a\nb', '\ud800', 'a\udfffb', 1, null, undefined, ['a'], {}, new String('a')], 'HAMSYNC_ERR_KEY'],
-  ['state', [NaN, Infinity, -Infinity, '5', null, undefined, 5n, [5], new Number(5), {}], 'HAMSYNC_ERR_STATE'],
+  ['key', ['', 'a//b', '/x', 'x/', '.', '..', 'a/./b', 'a/..', '../x', '+', 'a/#', 'a\u0000', 'a\u007f', 'a\u0085', '\uffff', 'a/\ufdd0', 'a\nb', '\ud800', 'a\udfffb', 1, null, undefined, ['a'], {}, new String('a')], 'HAMSYNC_ERR_KEY'],
+  ['state', [NaN, Infinity, -Infinity, '5', null, undefined, 5n, [5], new Number(5), {}, 0, -0, -5, -1e308, -5e-324], 'HAMSYNC_ERR_STATE'],
   ['source', ['', 'a b', 'x'.repeat(65), 1, null, undefined, 'dév', 'dev1\n'], 'HAMSYNC_ERR_SOURCE'],
   [
     'value',
@@ -141,7 +142,10 @@ function toArray(items: readonly Item[]): unknown[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Snapshots through a second, read-only handle on the same LMDB environment
+// Snapshots through the replica's own LMDB environment. Not through a second handle opened on
+// the same files: LMDB says not to open one environment twice in a process, and lmdb-js keeps a
+// second handle's read snapshot until its next macrotask, so a read right after `committed` can
+// miss the batch (issue 14 item 20: the "extra row from another batch" was a stale "before").
 
 type Dump = Record<string, [key: unknown, value: unknown][]>;
 function dump(store: Store): Dump {
@@ -158,6 +162,7 @@ interface Rig {
   name: string;
   dir: string;
   replica: Replica;
+  /** The replica's own store, for snapshots (reads after `committed` see the batch). */
   reader: Store;
   runs: { accepted: number; rejected: number; queueRefused: number; rows: number; deferred: number; quarantined: number; duplicates: number };
 }
@@ -166,7 +171,7 @@ const rigs: Rig[] = [];
 async function openRig(name: string, limits: Partial<Limits>): Promise<Rig> {
   const dir = tempDir();
   const replica = await Replica.open({ dataDir: dir, clock: new ManualClock(NOW), limits });
-  const reader = openStore(dir, { readOnly: true });
+  const reader = (replica as unknown as { store: Store }).store;
   return { name, dir, replica, reader, runs: { accepted: 0, rejected: 0, queueRefused: 0, rows: 0, deferred: 0, quarantined: 0, duplicates: 0 } };
 }
 
@@ -177,7 +182,6 @@ before(async () => {
 });
 after(async () => {
   for (const rig of rigs) {
-    await rig.reader.root.close();
     await rig.replica.close();
     removeDir(rig.dir);
   }

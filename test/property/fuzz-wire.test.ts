@@ -102,9 +102,9 @@ function assertWithinLimits(c: CheckedUpdate, limits: Limits, label: string): vo
   assert.ok(keyBytes >= 1 && keyBytes <= Math.min(limits.maxKeyBytes, MAX_STORABLE_KEY_BYTES), `${label}: key of ${keyBytes} bytes`);
   const segments = c.key.split('/');
   assert.ok(segments.length <= limits.maxKeyDepth, `${label}: key of ${segments.length} segments`);
-  assert.ok(segments.every((s) => s.length > 0 && !BAD_KEY_CHAR.test(s)), `${label}: bad key ${JSON.stringify(c.key)}`);
+  assert.ok(segments.every((s) => s.length > 0 && s !== '.' && s !== '..' && !BAD_KEY_CHAR.test(s)), `${label}: bad key ${JSON.stringify(c.key)}`);
   assert.ok(c.key.isWellFormed(), `${label}: key with a lone surrogate`);
-  assert.ok(typeof c.state === 'number' && Number.isFinite(c.state) && !Object.is(c.state, -0), `${label}: state ${c.state}`);
+  assert.ok(typeof c.state === 'number' && Number.isFinite(c.state) && c.state > 0, `${label}: state ${c.state}`);
   assert.match(c.source, /^[A-Za-z0-9_-]{1,64}$/, label);
   assert.ok(Buffer.byteLength(c.text) <= limits.maxValueBytes, `${label}: value of ${Buffer.byteLength(c.text)} bytes`);
   const value: unknown = JSON.parse(c.text);
@@ -190,10 +190,13 @@ async function check<T>(name: string, property: fc.IRawProperty<T>, numRuns: num
 
 /** Any UTF-16 code unit, lone surrogates included. */
 const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
-const EXOTIC = ['pi-7', 'cpu', 'temp', 'a', 'é', '日本', '😀', '__proto__', 'constructor', 'prototype', 'toString', ' ', '\u00a0', '\u2028', '\u2029', '\u200b', '\ufeff', '\ufffd', '.*', '(a)', '[x]', '\\', '$^|?{}', 'x'.repeat(40)];
+const EXOTIC = ['pi-7', 'cpu', 'temp', 'a', 'é', '日本', '😀', '__proto__', 'constructor', 'prototype', 'toString', ' ', '\u00a0', '\u2028', '\u2029', '\u200b', '\ufeff', '\ufffd', '.*', '(a)', '[x]', '\\', '$^|?{}', '...', '.x', 'x..', 'x'.repeat(40)];
 const segmentArb = fc.oneof(
   fc.constantFrom(...EXOTIC),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }).map((s) => s.replace(new RegExp(BAD_KEY_CHAR, 'gu'), '_').replace(/\//g, '_')),
+  fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 6 })
+    .map((s) => s.replace(new RegExp(BAD_KEY_CHAR, 'gu'), '_').replace(/\//g, '_'))
+    .map((s) => (s === '.' || s === '..' ? `${s}_` : s)),
 );
 const keyArb = fc
   .array(segmentArb, { minLength: 1, maxLength: 5 })
@@ -219,10 +222,11 @@ const valueTextArb = fc.oneof(
     nest(64),
   ),
 );
+/** Valid states: finite and greater than 0 (docs/PROTOCOL.md "put"). */
 const stateTextArb = fc.oneof(
-  fc.integer().map(String),
-  fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
-  fc.constantFrom('-0', '0', '1e-400', '1e308', '-1e308', '123456789012345678901234567890', '0.1e1', '-5'),
+  fc.integer({ min: 1 }).map(String),
+  fc.double({ min: Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+  fc.constantFrom('5e-324', '1e-300', '1e308', '123456789012345678901234567890', '0.1e1', '1795629525462.0009'),
 );
 
 type Field = [name: string, raw: string];
@@ -284,13 +288,15 @@ const wrapped = (name: string, code: ErrorCode | 'ok', wrap: (text: string) => B
 
 const depth17 = Array.from({ length: 17 }, () => 'a').join('/');
 const ITEM_MUTATIONS: Mutation[] = [
-  ...['', 'a//b', '/a', 'a/', '+', '#', 'a/+/b', 'a/#', 'a\u0000b', 'a\u007fb', 'a\u0085b', 'a\u009f', '\ufffe', 'x\uffff', '\ufdd0', 'a/\u{10ffff}', 'a\nb', '\ud800', 'a\udc00b', 'x'.repeat(257), '日'.repeat(86), depth17].map((k) => onItem('k', q(k), 'HAMSYNC_ERR_KEY')),
+  ...['', 'a//b', '/a', 'a/', '+', '#', 'a/+/b', 'a/#', 'a\u0000b', 'a\u007fb', 'a\u0085b', 'a\u009f', '\ufffe', 'x\uffff', '\ufdd0', 'a/\u{10ffff}', 'a\nb', '\ud800', 'a\udc00b', 'x'.repeat(257), '日'.repeat(86), depth17, '.', '..', 'a/./b', 'a/..', '../etc/passwd', 'a/../../b'].map((k) => onItem('k', q(k), 'HAMSYNC_ERR_KEY')),
   ...['1', 'null', 'true', '[]', '{}', '["a"]', '-0'].map((raw) => onItem('k', raw, 'HAMSYNC_ERR_KEY')),
   onItem('k', null, 'HAMSYNC_ERR_KEY'),
-  ...['x'.repeat(256), '日'.repeat(85), depth17.slice(2), '__proto__', 'constructor/prototype', '\u2028/\ufeff', '\u00a0/\ufdf0/\u{10fffd}'].map((k) => onItem('k', q(k), 'ok')),
+  ...['x'.repeat(256), '日'.repeat(85), depth17.slice(2), '__proto__', 'constructor/prototype', '\u2028/\ufeff', '\u00a0/\ufdf0/\u{10fffd}', '...', '.a/b.', 'a/..b/c..', '. /x'].map((k) => onItem('k', q(k), 'ok')),
   ...['"1"', '"NaN"', '"Infinity"', '"-0"', 'null', 'true', '[]', '{}', '[1]', '1e400', '-1e400', `1${'0'.repeat(400)}`].map((raw) => onItem('s', raw, 'HAMSYNC_ERR_STATE')),
   onItem('s', null, 'HAMSYNC_ERR_STATE'),
-  ...['-0', '1e-400', '-1e308', '123456789012345678901234567890', '-5', '0.000001'].map((raw) => onItem('s', raw, 'ok')),
+  // States must be greater than 0: zero (also -0 and an underflow to 0), negative states are refused.
+  ...['0', '-0', '0.0', '1e-400', '-1e308', '-5', '-0.000001', '-5e-324'].map((raw) => onItem('s', raw, 'HAMSYNC_ERR_STATE')),
+  ...['123456789012345678901234567890', '0.000001', '5e-324', '1'].map((raw) => onItem('s', raw, 'ok')),
   ...['NaN', 'Infinity', '-Infinity', 'undefined', '01', '+1', '.5', '0x10', "'a'"].map((raw) => onItem('s', raw, 'HAMSYNC_ERR_PAYLOAD')),
   onItem('v', null, 'HAMSYNC_ERR_PAYLOAD'),
   ...['1e400', '[1,-1e400]', '{"a":{"b":1e999}}', `1${'0'.repeat(400)}`, nest(65), `${'{"a":'.repeat(65)}1${'}'.repeat(65)}`].map((raw) => onItem('v', raw, 'HAMSYNC_ERR_VALUE')),

@@ -12,11 +12,12 @@ import { Retention, type RetentionOptions, type RetentionRun } from '../../src/s
 import { Replica } from '../../src/sync/replica.js';
 import { parseSize } from '../../src/util/size.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const NOW = 1_000_000;
 
 /**
- * A closed data dir with: `old` history rows at states -100, -99, ... (one each), one row at
+ * A closed data dir with: `old` history rows at states 1, 2, ... (one each; states are > 0), one row at
  * exactly `edge`, `recent` rows at 900_000 and up, 3 deferred rows and 2 outbox messages.
  */
 async function populate(t: TestContext, old: number, recent: number, valueBytes = 20): Promise<{ dir: string; keys: string[] }> {
@@ -25,8 +26,8 @@ async function populate(t: TestContext, old: number, recent: number, valueBytes 
   const keys = Array.from({ length: 37 }, (_, i) => `dev${i % 5}/k${i}`);
   const pad = 'x'.repeat(valueBytes);
   const rows = [
-    ...Array.from({ length: old }, (_, i) => ({ key: keys[i % keys.length] as string, value: `${pad}${i}`, state: i - 100, source: 'dev1' })),
-    { key: 'edge/row', value: 'edge', state: old - 100, source: 'dev1' },
+    ...Array.from({ length: old }, (_, i) => ({ key: keys[i % keys.length] as string, value: `${pad}${i}`, state: i + 1, source: 'dev1' })),
+    { key: 'edge/row', value: 'edge', state: old + 1, source: 'dev1' },
     ...Array.from({ length: recent }, (_, i) => ({ key: keys[i % keys.length] as string, value: `recent ${i}`, state: 900_000 + i, source: 'dev2' })),
     ...[1, 2, 3].map((i) => ({ key: `future/${i}`, value: i, state: NOW + i * 1000, source: 'dev3' })),
   ];
@@ -97,8 +98,8 @@ describe('Retention by age', () => {
     };
     setImmediate(tick);
 
-    // cutoff = NOW - maxAge = 2400: states -100 .. 2399 go (2500 rows), the row at 2400 stays.
-    const run = await new Retention(store, new ManualClock(NOW), { maxAgeMs: NOW - 2400, batch: 1000 }).runOnce();
+    // cutoff = NOW - maxAge = 2501: states 1 .. 2500 go (2500 rows), the row at 2501 stays.
+    const run = await new Retention(store, new ManualClock(NOW), { maxAgeMs: NOW - 2501, batch: 1000 }).runOnce();
     ticking = false;
     assert.equal(run.removed, 2500);
     assert.equal(run.byAge, 2500);
@@ -110,7 +111,7 @@ describe('Retention by age', () => {
 
     const left = states(store);
     assert.equal(left.length, 501);
-    assert.equal(left[0], 2400, 'the row at exactly the cutoff stays');
+    assert.equal(left[0], 2501, 'the row at exactly the cutoff stays');
     assert.ok(left.slice(1).every((s) => s >= 900_000));
     assert.equal(store.historyByKey.getCount(), 501, 'index entries went with their rows');
     for (const [k, s, seq] of store.historyByKey.getKeys({})) assert.equal(store.history.get([s, seq])?.k, k);
@@ -125,7 +126,7 @@ describe('Retention by age', () => {
       assert.ok(rows.length > 0);
       assert.ok(rows.every((h) => h.state >= 900_000 && h.source === 'dev2'), `${key}: only recent rows listed`);
     }
-    assert.deepEqual(r.history('edge/row').map((h) => h.state), [2400]);
+    assert.deepEqual(r.history('edge/row').map((h) => h.state), [2501]);
     assert.equal(r.deferred().length, 3);
     assert.equal(r.outbox().size().messages, 2);
     // Live values are kept even when their history row is gone.
@@ -143,7 +144,7 @@ describe('Retention by age', () => {
     const { dir } = await populate(t, 2000, 10);
     const store = openFor(t, dir);
     const txns = countTransactions(store);
-    const run = await new Retention(store, new ManualClock(NOW), { maxAgeMs: NOW - 1900, batch: 500 }).runOnce();
+    const run = await new Retention(store, new ManualClock(NOW), { maxAgeMs: NOW - 2001, batch: 500 }).runOnce();
     assert.equal(run.removed, 2000);
     assert.equal(run.batches, 4);
     assert.equal(txns.count, 5, 'the fifth transaction finds nothing');
@@ -184,7 +185,7 @@ describe('Retention by size', () => {
     const { dir } = await populate(t, 3000, 100);
     const store = openFor(t, dir);
     const liveBefore = store.live.getCount();
-    const run = await new Retention(store, new ManualClock(NOW), { maxAgeMs: NOW - 1000, maxBytes: 0, batch: 700 }).runOnce();
+    const run = await new Retention(store, new ManualClock(NOW), { maxAgeMs: NOW - 1101, maxBytes: 0, batch: 700 }).runOnce();
     assert.equal(run.byAge, 1100);
     assert.equal(run.bySize, 3101 - 1100);
     assert.equal(store.history.getCount(), 0);
@@ -201,7 +202,7 @@ describe('Retention in the background', () => {
     const clock = new ManualClock(NOW);
     const r = await Replica.open({ dataDir: dir, clock });
     t.after(() => r.close());
-    await r.receive(Array.from({ length: 1500 }, (_, i) => ({ key: `k/${i % 10}`, value: i, state: i, source: 'dev1' }))).committed;
+    await r.receive(Array.from({ length: 1500 }, (_, i) => ({ key: `k/${i % 10}`, value: i, state: i + 0.5, source: 'dev1' }))).committed;
     const store = openFor(t, dir);
     const retention = new Retention(store, clock, { maxAgeMs: NOW - 1000, intervalMs: 20, batch: 400 });
     const pruned: RetentionRun[] = [];
@@ -217,10 +218,11 @@ describe('Retention in the background', () => {
     await r.receive(Array.from({ length: 50 }, (_, i) => ({ key: `k/${i % 10}`, value: -i, state: 10 + i, source: 'dev2' }))).committed;
     await once(retention, 'pruned');
     assert.equal(pruned[1]?.removed, 50);
+    await until(() => retention.scheduled, { what: 'the next run to be scheduled' });
     await retention.stop();
+    assert.equal(retention.scheduled, false, 'no run after stop(): nothing is scheduled');
     await r.receive([{ key: 'k/1', value: 'old', state: 1, source: 'dev3' }]).committed;
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    assert.equal(pruned.length, 2, 'no run after stop()');
+    assert.equal(pruned.length, 2);
     assert.ok(r.history('k/1').some((h) => h.state === 1), 'the replica still writes history');
     assert.ok(r.history('k/1').every((h) => h.state === 1 || h.state >= 1000));
   });

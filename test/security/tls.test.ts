@@ -9,6 +9,7 @@ import { startBroker, type RunningBroker } from '../../broker/server.js';
 import { hashPassword, saveUsers } from '../../src/auth/users.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { skipUnlessTools } from '../helpers/tools.js';
 import { sleep, until } from '../helpers/wait.js';
 
 /** Throwaway PKI: a CA, a server cert for 127.0.0.1/localhost, client certs by CN, another CA, an expired cert. */
@@ -50,7 +51,7 @@ function refused(url: string, opts: mqtt.IClientOptions): Promise<string> {
   });
 }
 
-test('TLS and mutual TLS: the CN is the device id; wrong CA, missing or expired client certificates are refused', async (t) => {
+test('TLS and mutual TLS: the CN is the device id; wrong CA, missing or expired client certificates are refused', { skip: skipUnlessTools('openssl') }, async (t) => {
   const dir = tempDir(t);
   const f = pki(dir);
   const usersFile = join(dir, 'users.json');

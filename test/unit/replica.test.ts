@@ -19,6 +19,7 @@ import {
 // openStore is not re-exported by the package entry point; it is the store layer's own API.
 import { openStore } from '../../src/store/open.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -27,15 +28,9 @@ function upd(key: string, state: number, value: Json, source = 'dev1'): Update {
   return { key, state, value, source };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Polls `cond` every 5 ms until it holds; fails the test after `ms` (default 2 s). */
 async function waitFor(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for: ${what}`);
-    await sleep(5);
-  }
+  await until(cond, { what, timeoutMs: ms, intervalMs: 5 });
 }
 
 /** Compact view of history rows: [state, value, source, outcome, deferred]. */
@@ -85,14 +80,9 @@ async function openReplica(t: TestContext, clock: Clock, options: Partial<Replic
   return { r, dir, changes };
 }
 
-/**
- * A clock over ManualClock whose timer callbacks can be held back: models the real window in
- * which the wall clock has passed a deferred state but the replica's timer has not fired yet.
- */
-class GatedClock implements Clock {
+/** A clock over a ManualClock (`inner`, which tests move); subclasses decide how timers run. */
+abstract class OverManual implements Clock {
   readonly inner: ManualClock;
-  private gated = true;
-  private held: (() => void)[] = [];
 
   constructor(start: number) {
     this.inner = new ManualClock(start);
@@ -105,6 +95,41 @@ class GatedClock implements Clock {
   stamp(): number {
     return this.inner.stamp();
   }
+
+  abstract schedule(state: number, fn: () => void): () => void;
+}
+
+/** A ManualClock that counts the timers it holds (scheduled, neither run nor cancelled) and the callbacks it ran. */
+class CountingClock extends OverManual {
+  armed = 0;
+  ran = 0;
+
+  schedule(state: number, fn: () => void): () => void {
+    let live = true;
+    const end = (): void => {
+      if (live) this.armed--;
+      live = false;
+    };
+    this.armed++;
+    const cancel = this.inner.schedule(state, () => {
+      end();
+      this.ran++;
+      fn();
+    });
+    return () => {
+      end();
+      cancel();
+    };
+  }
+}
+
+/**
+ * A clock over ManualClock whose timer callbacks can be held back: models the real window in
+ * which the wall clock has passed a deferred state but the replica's timer has not fired yet.
+ */
+class GatedClock extends OverManual {
+  private gated = true;
+  private held: (() => void)[] = [];
 
   schedule(state: number, fn: () => void): () => void {
     let cancelled = false;
@@ -221,7 +246,7 @@ describe('HAM outcomes in history', () => {
     const { r } = await openReplica(t, new ManualClock(100));
     const seen: { c: ChangeEvent; committedRows: number }[] = [];
     r.on('change', (c) => seen.push({ c, committedRows: r.history(c.key).length }));
-    const rc = r.receive([upd('x', 1, 'x1'), upd('y', 1, 'y1'), upd('x', 3, 'x3'), upd('x', 2, 'x2'), upd('y', 0, 'y0')]);
+    const rc = r.receive([upd('x', 1, 'x1'), upd('y', 1, 'y1'), upd('x', 3, 'x3'), upd('x', 2, 'x2'), upd('y', 0.5, 'y0')]);
     assert.equal(seen.length, 0, 'nothing is announced before commit');
     await rc.committed;
     const byKey = [...seen].sort((a, b) => a.c.key.localeCompare(b.c.key));
@@ -233,7 +258,7 @@ describe('HAM outcomes in history', () => {
       ],
     );
     assert.deepEqual(byKey.map((s) => s.committedRows), [3, 2], 'history is readable (committed) when the event fires');
-    const quiet = r.receive([upd('x', 1, 'x1'), upd('y', 0, 'older')]);
+    const quiet = r.receive([upd('x', 1, 'x1'), upd('y', 0.5, 'older')]);
     await quiet.committed;
     assert.equal(seen.length, 2, 'historical and duplicate updates announce nothing');
   });
@@ -309,14 +334,14 @@ describe('write-through (uncommitted writes are seen by the next resolution)', (
     const { r } = await openReplica(t, new ManualClock(1000));
     const receipts: Receipt[] = [];
     const states = [5, 9, 1, 7, 3, 8, 2, 6, 4, 0];
-    for (const s of states) receipts.push(r.receive([upd('p', s, `p${s}`), upd('q', 9 - s, `q${9 - s}`)]));
+    for (const s of states) receipts.push(r.receive([upd('p', s + 1, `p${s + 1}`), upd('q', 10 - s, `q${10 - s}`)]));
     await Promise.all(receipts.map((x) => x.committed));
     assert.deepEqual([...r.live()], [
-      { key: 'p', value: 'p9', state: 9, source: 'dev1' },
-      { key: 'q', value: 'q9', state: 9, source: 'dev1' },
+      { key: 'p', value: 'p10', state: 10, source: 'dev1' },
+      { key: 'q', value: 'q10', state: 10, source: 'dev1' },
     ]);
     const applied = r.history('p').filter((h) => h.outcome === 'applied').map((h) => h.state);
-    assert.deepEqual(applied, [5, 9], 'only 5 then 9 were ever applied for p');
+    assert.deepEqual(applied, [6, 10], 'only 6 then 10 were ever applied for p');
     assert.equal(r.history('p').length, 10);
   });
 });
@@ -408,7 +433,7 @@ describe('exact duplicates add no history row', () => {
     await direct.committed;
     clock.release();
     await waitFor(() => r.deferred().length === 0, 'the deferred row is resolved');
-    await sleep(20);
+    await r.idle(); // and anything that promotion set off
     assert.deepEqual(rows(r, 'k'), [[500, 'future', 'dev1', 'applied', false]], 'one row: the promoted copy is a duplicate');
     assert.equal(changes.length, 1);
   });
@@ -435,8 +460,8 @@ describe('deferred updates', () => {
     clock.set(1200);
     await waitFor(() => r.get('other') !== undefined && changes.length === 2, 'promotion of "other"');
     assert.deepEqual(r.get('k')?.value, 'now', 'k is not due yet');
-    clock.set(1499);
-    await sleep(20);
+    clock.set(1499); // a ManualClock runs due timers now: a promotion would be running
+    await r.idle();
     assert.equal(r.get('k')?.value, 'now', 'still not due one ms before');
     assert.equal(r.deferred().length, 1);
 
@@ -510,7 +535,7 @@ describe('deferred updates', () => {
     await direct.committed;
     clock.release();
     await waitFor(() => r.deferred().length === 0, 'the deferred rows are resolved');
-    await sleep(20);
+    await r.idle(); // and anything that promotion set off
     assert.deepEqual(r.get('k'), { key: 'k', value: 'newer', state: 600, source: 'dev1' });
     assert.deepEqual(rows(r, 'k'), [
       [500, 'deferred old', 'dev2', 'historical', true],
@@ -650,7 +675,7 @@ describe('validation: one bad update rejects the whole batch', { concurrency: tr
         expectCode(() => r.receive(batch), code);
         // Let anything that might have been written commit, then look.
         await r.receive([upd('probe', 1, 1)]).committed;
-        await sleep(5);
+        await r.idle();
         assert.deepEqual(r.get('existing'), { key: 'existing', value: 'before', state: 10, source: 'dev1' });
         assert.equal(r.get('fresh'), undefined);
         assert.equal(r.get('x'), undefined);
@@ -659,8 +684,8 @@ describe('validation: one bad update rejects the whole batch', { concurrency: tr
         assert.deepEqual(r.deferred(), []);
         assert.deepEqual([...r.live()].map((e) => e.key), ['existing', 'probe']);
         assert.deepEqual(changes.map((c) => c.key), ['existing', 'probe']);
-        clock.set(6000);
-        await sleep(10);
+        clock.set(6000); // a ManualClock runs due timers now: a promotion would be running
+        await r.idle();
         assert.equal(r.get('later'), undefined, 'no timer was armed for the rejected deferred update');
       });
     }
@@ -705,19 +730,19 @@ describe('reads', () => {
     const { r } = await openReplica(t, new ManualClock(1000));
     const batch: Update[] = [];
     for (let s = 1; s <= 10; s++) batch.push(upd('h', s, `v${s}`));
-    batch.push(upd('h', 5, 'a5', 'dev2'), upd('h', -3, 'neg'), upd('h', 2.5, 'frac'));
+    batch.push(upd('h', 5, 'a5', 'dev2'), upd('h', 0.25, 'quarter'), upd('h', 2.5, 'frac'));
     // Keys that share a prefix with "h" must not leak into its history.
     batch.push(upd('h/sub', 4, 'x'), upd('h0', 4, 'x'), upd('h sp', 4, 'x'), upd('g', 4, 'x'), upd('hh', 4, 'x'));
     await r.receive(batch).committed;
     const states = (range: Parameters<Replica['history']>[1]): number[] => r.history('h', range).map((h) => h.state);
-    assert.deepEqual(states({}), [-3, 1, 2, 2.5, 3, 4, 5, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(states({}), [0.25, 1, 2, 2.5, 3, 4, 5, 5, 6, 7, 8, 9, 10]);
     assert.deepEqual(states({ from: 3, to: 6 }), [3, 4, 5, 5, 6]);
     assert.deepEqual(states({ from: 2.5, to: 2.5 }), [2.5]);
     assert.deepEqual(states({ from: 5, to: 5 }), [5, 5]);
     assert.deepEqual(states({ from: 9 }), [9, 10]);
-    assert.deepEqual(states({ to: 1 }), [-3, 1]);
+    assert.deepEqual(states({ to: 1 }), [0.25, 1]);
     assert.deepEqual(states({ from: 3, to: 8, limit: 2 }), [3, 4]);
-    assert.deepEqual(states({ limit: 1 }), [-3]);
+    assert.deepEqual(states({ limit: 1 }), [0.25]);
     assert.deepEqual(states({ from: 11 }), []);
     assert.deepEqual(states({ from: 6, to: 3 }), []);
     assert.deepEqual(r.history('h', { from: 5, to: 5 }).map((h) => [h.value, h.outcome]), [['v5', 'applied'], ['a5', 'historical']]);
@@ -788,17 +813,43 @@ describe('lifecycle', () => {
     }
   });
 
+  // Issue 14 item 10: this used to pass with DeferredTimer.stop() emptied (the closed store made
+  // the late promotion fail quietly). Now it checks the clock itself: close cancels the timer.
   test('a deferred timer does not fire after close', async (t) => {
-    const clock = new ManualClock(0);
+    const clock = new CountingClock(0);
     const dir = tempDir(t);
     const r = await Replica.open({ dataDir: dir, clock });
     let fired = 0;
+    const errors: Error[] = [];
     r.on('change', () => fired++);
+    r.on('error', (err) => errors.push(err));
     await r.receive([upd('k', 100, 'v')]).committed;
+    assert.equal(clock.armed, 1, 'the timer is armed for the deferred update');
     await r.close();
-    clock.set(200);
-    await sleep(20);
+    assert.equal(clock.armed, 0, 'close cancelled the timer');
+    clock.inner.set(200); // runs every due callback now, synchronously
+    assert.equal(clock.ran, 0, 'no timer callback ran after close');
     assert.equal(fired, 0);
+    assert.deepEqual(errors, []);
+  });
+
+  // Issue 14 item 10: the definite signal tests wait on instead of "sleep, then assert nothing happened".
+  test('idle() resolves once a running promotion and a quarantine release have committed and announced', async (t) => {
+    const clock = new ManualClock(10);
+    const { r, changes } = await openReplica(t, clock, { maxFutureMs: 1000 });
+    await r.receive([upd('k', 100, 'later'), upd('j', 200, 'much later'), upd('q', 5000, 'beyond')]).committed;
+    await r.idle();
+    assert.equal(changes.length, 0, 'nothing was due');
+    clock.set(100); // the timer fires now; its promotion commits in the background
+    await r.idle();
+    assert.deepEqual(changes.map((c) => c.key), ['k'], 'the promotion was announced before idle() resolved');
+    assert.deepEqual(r.deferred().map((d) => d.key), ['j']);
+    clock.set(5000); // j falls due too: a promotion starts now
+    void r.releaseQuarantined({ all: true }); // not awaited: idle() waits for it
+    await r.idle();
+    assert.deepEqual(changes.map((c) => c.key).sort(), ['j', 'k', 'q']);
+    assert.deepEqual(r.deferred(), []);
+    assert.deepEqual(r.quarantined(), []);
   });
 
   test('openStore / Replica.open on a path that is a file throws HAMSYNC_ERR_STORE', async (t) => {
@@ -812,35 +863,36 @@ describe('lifecycle', () => {
     expectCode(() => openStore(''), 'HAMSYNC_ERR_CONFIG');
   });
 
-  // Regression: lmdb-js's key encoding does not round-trip -0 inside an array key, so a history
-  // row at state -0 (JSON.parse('-0') gives -0) landed outside every range read: history() never
-  // listed it and an exact duplicate at state 0 was not detected (fixed in 0d7a479: -0 stored as 0).
-  test('state -0 is the same state as 0 (listed by history, duplicate detected)', async (t) => {
-    const { r } = await openReplica(t, new ManualClock(10));
-    await r.receive([upd('z', -0, 'v')]).committed;
-    assert.deepEqual(rows(r, 'z'), [[0, 'v', 'dev1', 'applied', false]]);
-    const dup = r.receive([upd('z', 0, 'v')]);
-    assert.deepEqual(dup.results, [{ decision: 'same', duplicate: true }]);
-    await dup.committed;
-    assert.equal(r.history('z').length, 1);
+  // Issue 14 item 19: zero, -0 and negative states were stored (and -0 needed special care in
+  // LMDB keys). States must now be greater than 0 (docs/PROTOCOL.md "put").
+  test('states at or below 0 are refused with HAMSYNC_ERR_STATE; the smallest positive state is stored', async (t) => {
+    const clock = new ManualClock(10);
+    const { r, changes } = await openReplica(t, clock);
+    for (const state of [0, -0, -5, -1e308, -Number.MIN_VALUE]) {
+      assert.throws(
+        () => r.receive([upd('ok', 5, 'fine'), upd('z', state, 'v')]),
+        (err: unknown) => isHamsyncError(err, 'HAMSYNC_ERR_STATE') && err.message.includes('update 1 state must be greater than 0') && err.message.includes(`got ${Object.is(state, -0) ? '-0' : String(state)}`),
+        `state ${Object.is(state, -0) ? '-0' : state}`,
+      );
+    }
+    await r.idle();
+    assert.deepEqual([...r.live()], [], 'nothing of a refused batch is stored');
+    assert.equal(changes.length, 0);
+    await r.receive([upd('z', Number.MIN_VALUE, 'tiny')]).committed;
+    assert.deepEqual(rows(r, 'z'), [[Number.MIN_VALUE, 'tiny', 'dev1', 'applied', false]]);
   });
 
-  // Regression (same root cause): a deferred row keyed [-0, key, seq] decoded as ['\x18', null, …],
-  // so the timer treated it as due at once (promoting it early, under key null) and never removed it.
-  test('a deferred update at state -0 waits for state 0 and is promoted under its own key', async (t) => {
-    const clock = new ManualClock(-10);
-    const { r, changes } = await openReplica(t, clock);
-    const rc = r.receive([upd('k', -0, 'negzero'), upd('j', -5, 'm5')]);
-    assert.deepEqual(rc.results.map((x) => x.decision), ['defer', 'defer']);
-    await rc.committed;
-    assert.deepEqual(r.deferred().map((d) => [d.key, d.state]), [['j', -5], ['k', 0]]);
-    clock.set(-5);
-    await waitFor(() => changes.length >= 1, 'promotion of j');
-    await sleep(20);
-    assert.deepEqual(changes.map((c) => c.key), ['j'], 'only j is due at -5');
-    clock.set(0);
-    await waitFor(() => changes.some((c) => c.key === 'k'), 'promotion of k at state 0');
-    assert.deepEqual(r.get('k'), { key: 'k', value: 'negzero', state: 0, source: 'dev1' });
-    assert.deepEqual(r.deferred(), []);
+  test('keys with a "." or ".." segment are refused with HAMSYNC_ERR_KEY; dots inside a segment are fine', async (t) => {
+    const { r } = await openReplica(t, new ManualClock(10));
+    for (const key of ['.', '..', 'a/.', 'a/..', './a', '../a', 'a/./b', 'a/../../etc/passwd']) {
+      assert.throws(
+        () => r.receive([upd(key, 5, 'v')]),
+        (err: unknown) => isHamsyncError(err, 'HAMSYNC_ERR_KEY') && err.message.includes(JSON.stringify(key)) && /"\.\.?" segment/.test(err.message),
+        key,
+      );
+    }
+    const fine = ['...', '.a', 'a.', 'a/..b', 'a/b../c', '.hidden/x'];
+    await r.receive(fine.map((k) => upd(k, 5, 'v'))).committed;
+    assert.deepEqual([...r.live()].map((e) => e.key).sort(), [...fine].sort());
   });
 });
