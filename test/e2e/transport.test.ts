@@ -128,7 +128,7 @@ test('a full outbox refuses new local puts with a clear error (HTTP 503) and dro
   await assert.rejects(() => daemon.put([4, 5, 6].map((i) => ({ key: `sat-1/t/${i}`, value: i }))), (err: Error & { code?: string }) => err.code === 'HAMSYNC_ERR_OUTBOX_FULL' && /holds 3 updates.*limit is 5/.test(err.message));
   assert.equal(daemon.replica.get('sat-1/t/4'), undefined, 'nothing of a refused put is stored');
   await daemon.put([4, 5].map((i) => ({ key: `sat-1/t/${i}`, value: i })));
-  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/put`, { method: 'POST', body: JSON.stringify({ k: 'sat-1/t/6', v: 6 }) });
+  const res = await fetch(`http://127.0.0.1:${daemon.httpPort}/v1/put`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ k: 'sat-1/t/6', v: 6 }) });
   assert.equal(res.status, 503);
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'HAMSYNC_ERR_OUTBOX_FULL');
   const status = daemon.status() as { outbox: { updates: number }; outboxMax: number; counters: Record<string, number> };

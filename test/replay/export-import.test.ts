@@ -177,7 +177,7 @@ describe('export', () => {
     const clock = new ManualClock(1_000_000);
     const dir = tempDir(t);
     const r = await openReplica(t, clock, dir);
-    await r.receive(Array.from({ length: 2000 }, (_, i) => ({ key: `k/${i}`, value: 'x'.repeat(100), state: i, source: 'dev1' }))).durable;
+    await r.receive(Array.from({ length: 2000 }, (_, i) => ({ key: `k/${i}`, value: 'x'.repeat(100), state: i + 1, source: 'dev1' }))).durable;
     let buffered = 0;
     let maxBuffered = 0;
     let text = '';
@@ -398,7 +398,7 @@ describe('import refuses a bad file and imports nothing', () => {
     const { target, targetDir, before } = await setup(t);
     const srcDir = tempDir(t);
     const src = await openReplica(t, new ManualClock(1e9), srcDir);
-    await src.receive(Array.from({ length: 3000 }, (_, i) => ({ key: `big/${i}`, value: i, state: i, source: 'dev1' }))).durable;
+    await src.receive(Array.from({ length: 3000 }, (_, i) => ({ key: `big/${i}`, value: i, state: i + 1, source: 'dev1' }))).durable;
     const file = await exportFile(t, srcDir);
     const text = fs.readFileSync(file, 'utf8');
     fs.writeFileSync(file, text.slice(0, -5));

@@ -54,7 +54,8 @@ test('precedence: command line > environment > config file > defaults', async (t
   assert.equal(listening(r.logs)?.ns, 'from-env');
   assert.equal(listening(r.logs)?.dataDir, join(dir, 'env-dir'));
   // The command line beats both.
-  r = await brokerStart(['--config', file, '--ns', 'from-cli'], { HAMSYNC_NS: 'from-env' });
+  // (its own data dir: a data dir belongs to one namespace)
+  r = await brokerStart(['--config', file, '--ns', 'from-cli', '--data-dir', join(dir, 'cli-dir')], { HAMSYNC_NS: 'from-env' });
   assert.equal(listening(r.logs)?.ns, 'from-cli');
   // Defaults where nobody said anything: host from the file, but the log level default is overridden by the file (info).
   assert.equal(listening(r.logs)?.host, '127.0.0.1');
