@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { parseDuration } from '../util/duration.js';
+import { lockDataDir } from '../store/lock.js';
 import { openStore, type Store } from '../store/open.js';
 import { HIGH_WATER_KEY } from '../sync/replica-options.js';
 import { defaultDataDir } from './shared.js';
@@ -76,7 +77,7 @@ const reset = {
         'Consequences (docs/clock-guard.md): updates this device stamped while its clock was ahead keep their stamps. ' +
           'Where they are live they win over newer writes to the same keys until real time passes them, and other replicas ' +
           'defer them until then (or quarantine them, beyond their horizon, until an operator releases or drops them: ' +
-          '`hamsync deferred drop` on the hub removes them for good). Stop the daemon first: a running daemon keeps its mark ' +
+          '`hamsync deferred drop` on the hub removes them for good). The daemon must be stopped (its data dir lock refuses a reset beside it): a running daemon keeps its mark ' +
           'in memory and writes it back with its next stamp. Check the system clock before: a reset with the clock still ' +
           'ahead changes nothing.',
       ),
@@ -92,11 +93,17 @@ const reset = {
     // A mark not ahead of the clock holds nothing up: left as it is.
     r.reset = r.highWater !== null && r.highWater > now;
     if (r.reset) {
-      const rw = openStore(argv.dataDir);
+      // Only on a stopped daemon: the data dir's lock refuses (HAMSYNC_ERR_LOCKED, naming the pid) while one runs.
+      const lock = lockDataDir(argv.dataDir, 'clock-reset');
       try {
-        rw.meta.removeSync(HIGH_WATER_KEY);
+        const rw = openStore(argv.dataDir);
+        try {
+          rw.meta.removeSync(HIGH_WATER_KEY);
+        } finally {
+          await rw.root.close();
+        }
       } finally {
-        await rw.root.close();
+        lock.release();
       }
     }
     process.stdout.write(argv.json ? `${JSON.stringify(r)}\n` : text(r));

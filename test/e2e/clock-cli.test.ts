@@ -51,6 +51,17 @@ test('clock show/reset: a high-water mark held 2 h ahead survives restarts until
   const text = await runCli(['clock', 'show', '--data-dir', dataDir]);
   assert.match(text.stdout, /ms AHEAD of the clock/);
 
+  // Not beside a running daemon: the data dir's lock refuses, naming the daemon's pid.
+  const running = await Daemon.start({ id: 'pi-3', broker: 'mqtt://127.0.0.1:1', dataDir, http: '127.0.0.1:0', reconnectMax: '60s' });
+  try {
+    const refused = await runCli(['clock', 'reset', '--data-dir', dataDir]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`HAMSYNC_ERR_LOCKED.*${process.pid}`));
+  } finally {
+    await running.stop();
+  }
+  assert.ok(((await clockCli('show', dataDir)).aheadMs ?? 0) > H2 - NEAR, 'the refused reset changed nothing');
+
   const reset = await clockCli('reset', dataDir);
   assert.equal(reset.reset, true);
   assert.equal((await clockCli('show', dataDir)).highWater, null);
