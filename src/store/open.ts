@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { HamsyncError, describe } from '../errors.js';
-import type { DeferredKey, DeferredRow, HistoryIndexKey, HistoryKey, HistoryRow, LiveRow, OutboxRow, QuarantineKey, QuarantineLogRow, QuarantineRow } from './rows.js';
+import type { ChangeRow, DeferredKey, DeferredRow, HistoryIndexKey, HistoryKey, HistoryRow, LiveRow, OutboxRow, QuarantineKey, QuarantineLogRow, QuarantineRow } from './rows.js';
 
 /** The LMDB environment of one data directory and its named databases. */
 export interface Store {
@@ -22,9 +22,19 @@ export interface Store {
    */
   readonly quarantine?: Database<QuarantineRow, QuarantineKey>;
   readonly quarantineLog?: Database<QuarantineLogRow, number>;
+  /** The hub's change log (format 2; src/store/change-log.ts). Absent from a read-only open of a format-1 directory. */
+  readonly changes?: Database<ChangeRow, number>;
+  /** Set when this open migrated the directory from an older store format (the caller logs it). */
+  readonly migratedFrom?: number;
 }
 
-export const STORE_FORMAT = 1;
+/**
+ * Store format written by this hamsync. 2 (protocol v2) added the hub's change log and identity
+ * and the daemon's sync cursors; format 1 directories (hamsync 0.1) are migrated in place on the
+ * first writable open (nothing is rewritten: the new databases start empty). Read-only opens read both.
+ */
+export const STORE_FORMAT = 2;
+const READABLE_FORMATS = [1, 2];
 
 export interface StoreOptions {
   /** Initial LMDB map size in bytes. Default lmdb-js' own, which grows the map as data grows (fits 32-bit Pis). */
@@ -52,7 +62,7 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
   } catch (err) {
     throw new HamsyncError('HAMSYNC_ERR_STORE', `cannot open LMDB in ${dir}: ${(err as Error).message}`, { dir });
   }
-  const store: Store = {
+  const store: { -readonly [K in keyof Store]: Store[K] } = {
     root,
     live: root.openDB<LiveRow, string>({ name: 'live' }),
     history: root.openDB<HistoryRow, HistoryKey>({ name: 'history' }),
@@ -63,13 +73,18 @@ export function openStore(dir: string, options: StoreOptions = {}): Store {
     // lmdb-js gives undefined for a named database that a read-only open cannot create.
     quarantine: root.openDB<QuarantineRow, QuarantineKey>({ name: 'quarantine' }) as Database<QuarantineRow, QuarantineKey> | undefined,
     quarantineLog: root.openDB<QuarantineLogRow, number>({ name: 'quarantine-log' }) as Database<QuarantineLogRow, number> | undefined,
+    changes: root.openDB<ChangeRow, number>({ name: 'changes' }) as Database<ChangeRow, number> | undefined,
   };
   const format = store.meta.get('format');
   if (format === undefined && !readOnly) {
     store.meta.putSync('format', STORE_FORMAT);
-  } else if (format !== STORE_FORMAT && format !== undefined) {
+  } else if (!READABLE_FORMATS.includes(format as number) && format !== undefined) {
     void root.close();
-    throw new HamsyncError('HAMSYNC_ERR_STORE', `data directory ${dir} has store format ${describe(format)}, this hamsync reads ${STORE_FORMAT}`, { dir });
+    throw new HamsyncError('HAMSYNC_ERR_STORE', `data directory ${dir} has store format ${describe(format)}, this hamsync reads ${READABLE_FORMATS.join(' and ')}`, { dir });
+  } else if (format !== STORE_FORMAT && !readOnly) {
+    // Format 1 -> 2: the new databases were created above; record the format once.
+    store.meta.putSync('format', STORE_FORMAT);
+    store.migratedFrom = format as number;
   }
   return store;
 }

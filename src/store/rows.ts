@@ -78,3 +78,19 @@ export interface QuarantineLogRow {
   rx: number;
   g?: string;
 }
+
+/**
+ * changes (hub only, format 2): hub sequence -> one update the hub accepted that a follower may
+ * need: a change of the live view (applied, credited on `same`, or promoted when due) or an
+ * arrival in the deferred queue (`d` true). The hub's durable, ordered change log (protocol v2
+ * resumes from a position in it); pruned from the oldest end.
+ */
+export interface ChangeRow {
+  k: string;
+  s: number;
+  src: string;
+  j: string;
+  /** True for an arrival in the deferred queue. */
+  d?: true;
+  g?: string;
+}

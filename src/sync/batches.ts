@@ -1,4 +1,6 @@
 import { HamsyncError } from '../errors.js';
+import type { ChangeLog } from '../store/change-log.js';
+import type { ChangeRow } from '../store/rows.js';
 import type { Store } from '../store/open.js';
 import { Ledger, type QueueAccounts } from './accounts.js';
 import { newBatch, type Overlay } from './overlay.js';
@@ -29,6 +31,10 @@ export class Batches {
     private readonly accounts: QueueAccounts,
     /** Called with a batch's changes once it has committed (and the overlay has let go of it). */
     private readonly announce: (changes: Change[]) => void,
+    /** The hub's change log: each batch's changes and deferred arrivals are appended in its transaction. */
+    private readonly changeLog?: ChangeLog,
+    /** Called with the log's new head once a batch that logged something committed. */
+    private readonly advanced?: (head: number) => void,
   ) {
     this.seq = (store.meta.get('seq') as number | undefined) ?? 0;
   }
@@ -39,7 +45,7 @@ export class Batches {
   }
 
   begin(): BatchContext {
-    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], seq: this.seq, ledger: new Ledger(this.accounts) };
+    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], deferrals: [], seq: this.seq, ledger: new Ledger(this.accounts) };
   }
 
   finish(ctx: BatchContext, results: Result[] = []): Receipt {
@@ -47,6 +53,7 @@ export class Batches {
       this.seq = ctx.seq;
       void this.store.meta.put('seq', ctx.seq);
     }
+    const logged = this.changeLog && ctx.changes.length + ctx.deferrals.length > 0 ? this.changeLog.append([...ctx.changes.map((c) => logRow(c, false)), ...ctx.deferrals.map((c) => logRow(c, true))]) : 0;
     const root = this.store.root;
     // Both are lazy thenables over "everything written so far": take them now, in this turn.
     const committed = new Promise<void>((resolve, reject) => root.committed.then(() => resolve(), reject));
@@ -55,6 +62,10 @@ export class Batches {
     const settled = Promise.all([this.lastCommitted, committed]).then(
       () => {
         this.overlay.settle(ctx.batch);
+        if (logged > 0 && this.changeLog) {
+          this.changeLog.committed(logged);
+          this.advanced?.(logged);
+        }
         this.announce(ctx.changes);
       },
       (err: unknown) => {
@@ -70,4 +81,11 @@ export class Batches {
     durable.catch(() => undefined);
     return { results, committed: settled, durable };
   }
+}
+
+function logRow(c: Change, arrival: boolean): ChangeRow {
+  const row: ChangeRow = { k: c.key, s: c.state, src: c.source, j: c.text };
+  if (arrival) row.d = true;
+  if (c.sig !== undefined) row.g = c.sig;
+  return row;
 }

@@ -5,6 +5,7 @@ import { resolveLimits, type Limits } from '../model/limits.js';
 import { claimOwner } from '../store/identity.js';
 import { lockDataDir, type DataDirLock } from '../store/lock.js';
 import { openStore, type Store } from '../store/open.js';
+import { ChangeLog } from '../store/change-log.js';
 import { assertNoPartialRestore } from '../store/restore-mark.js';
 import { QueueAccounts } from './accounts.js';
 import { Batches } from './batches.js';
@@ -30,6 +31,8 @@ export interface ReplicaParts {
   readonly queueOps: QueueOps;
   readonly timer: DeferredTimer;
   readonly batches: Batches;
+  /** The hub's change log, when the replica keeps one (options.changeLog). */
+  readonly changeLog: ChangeLog | undefined;
 }
 
 /** What the parts need from the replica that owns them. */
@@ -41,10 +44,12 @@ export interface ReplicaHooks {
   announce(changes: Change[]): void;
   /** A background failure (deferred timer, retention), to emit as `error`. */
   onError(err: Error): void;
+  /** The change log's head advanced (a batch that logged something committed), to emit as `head`. */
+  advanced(head: number): void;
 }
 
 /** The events a replica emits. */
-export type ReplicaEvents = { change: [ChangeEvent]; error: [Error] };
+export type ReplicaEvents = { change: [ChangeEvent]; error: [Error]; head: [number] };
 
 /** Hooks that emit on `replica`: committed changes as `change` events, background failures as `error` (only when someone listens). */
 export function emitterHooks(replica: EventEmitter<ReplicaEvents>, counters: Counters, assertOpen: () => void): ReplicaHooks {
@@ -57,6 +62,9 @@ export function emitterHooks(replica: EventEmitter<ReplicaEvents>, counters: Cou
     },
     onError: (err) => {
       if (replica.listenerCount('error') > 0) replica.emit('error', err);
+    },
+    advanced: (head) => {
+      replica.emit('head', head);
     },
   };
 }
@@ -91,7 +99,8 @@ export function assemble(store: Store, options: ReplicaOptions, hooks: ReplicaHo
   const quarantineLog = new QuarantineLog(store);
   const clock = replicaClock(store, options);
   const overlay = new Overlay();
-  const batches = new Batches(store, overlay, accounts, (changes) => hooks.announce(changes));
+  const changeLog = options.changeLog ? new ChangeLog(store) : undefined;
+  const batches = new Batches(store, overlay, accounts, (changes) => hooks.announce(changes), changeLog, (head) => hooks.advanced(head));
   const writes = new WritePath({
     store, overlay, accounts, queueLimits, clock, batches, counters: hooks.counters,
     assertOpen: () => hooks.assertOpen(),
@@ -115,7 +124,7 @@ export function assemble(store: Store, options: ReplicaOptions, hooks: ReplicaHo
     hooks.counters,
     () => hooks.assertOpen(),
   );
-  return { store, overlay, clock, limits, queueLimits, writes, queueOps, timer, batches };
+  return { store, overlay, clock, limits, queueLimits, writes, queueOps, timer, batches, changeLog };
 }
 
 /** Starts the background history pruning when the options set maxAgeMs or maxBytes; its failures go to `onError`. */

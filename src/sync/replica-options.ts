@@ -45,6 +45,12 @@ export interface ReplicaOptions {
   deferredMaxPerSource?: number;
   /** Most bytes (UTF-8 key + canonical value text) of deferred updates per source; as above. Default 16 MiB. */
   deferredMaxBytesPerSource?: number;
+  /**
+   * Keep the hub's change log (protocol v2: every change of the live view and every deferred
+   * arrival gets a position, durable with it; src/store/change-log.ts). The broker's hub sets it.
+   * Default false.
+   */
+  changeLog?: boolean;
   /** Most quarantined updates per source; over it, refused whole (HAMSYNC_ERR_QUARANTINE_FULL); 0 refuses them all. Default 1,000. */
   quarantineMaxPerSource?: number;
 }

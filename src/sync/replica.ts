@@ -8,6 +8,9 @@ import type { Limits } from '../model/limits.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
 import type { DataDirLock } from '../store/lock.js';
 import type { Store } from '../store/open.js';
+import type { ChangeLog } from '../store/change-log.js';
+import { Cursors } from '../store/cursor.js';
+import { hubIdentity, type HubIdentity } from '../store/hub-identity.js';
 import { Outbox } from '../store/outbox.js';
 import { readDeferred, readHistory, readLive, readQuarantine, readQuarantineLog, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange, type QuarantineEntry, type QuarantineLogEntry } from '../store/read.js';
 import type { SourceQueues } from './accounts.js';
@@ -21,6 +24,7 @@ import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
 import type { ReplicaOptions } from './replica-options.js';
 import { resolveRetention, type Retention } from './retention.js';
 import type { Result } from './resolve.js';
+import { snapshotPage, type SnapshotBounds, type SnapshotCursor, type SnapshotPage } from './snapshot.js';
 
 export type { Admission, ChangeEvent, DeferredEntry, DropReport, Entry, HistoryEntry, HistoryRange, Decision, QuarantineEntry, QuarantineLogEntry, QuarantineSelector };
 export type { QueueLimits, QueueStatus, Receipt, ReleaseReport, ReplicaOptions, Result, SourceQueues };
@@ -150,6 +154,34 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   history(key: string, range: HistoryRange = {}): HistoryEntry[] {
     this.assertOpen();
     return readHistory(this.store, key, range);
+  }
+
+  /** The hub's change log, when this replica keeps one (ReplicaOptions.changeLog). */
+  get changeLog(): ChangeLog | undefined {
+    return this.parts.changeLog;
+  }
+
+  /** The store format this open migrated the data directory from (e.g. 1), if it did. */
+  get migratedFrom(): number | undefined {
+    return this.store.migratedFrom;
+  }
+
+  /** This data directory's hub identity (made the first time it is asked for). */
+  hubIdentity(): HubIdentity {
+    this.assertOpen();
+    return hubIdentity(this.store);
+  }
+
+  /** The follower's sync positions (protocol v2), kept in this store. */
+  cursors(): Cursors {
+    this.assertOpen();
+    return new Cursors(this.store);
+  }
+
+  /** One page of a snapshot of the live view and deferred queue under `wanted` keys (src/sync/snapshot.ts). */
+  snapshotPage(from: SnapshotCursor, wanted: (key: string) => boolean, bounds: SnapshotBounds): SnapshotPage {
+    this.assertOpen();
+    return snapshotPage(this.store, from, wanted, bounds);
   }
 
   /** Updates waiting for the clock, earliest first (committed data). */

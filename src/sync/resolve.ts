@@ -33,6 +33,8 @@ export interface BatchContext {
   readonly overlay: Overlay;
   readonly batch: PendingBatch;
   readonly changes: Change[];
+  /** Updates this batch queued in the deferred queue (the hub's change log records their arrival; `deferred` is false on them). */
+  readonly deferrals: Change[];
   /** Next history/deferred sequence number; advanced as rows are written. */
   seq: number;
   /** Per-source queue counts moved by this batch (undone if it fails to commit). */
@@ -73,6 +75,9 @@ export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
   void ctx.store.deferred.put([u.state, u.key, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
   ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
   ctx.ledger.add(u.source, 'deferred', 1, updateBytes(u.key, u.text));
+  const arrival: Change = { key: u.key, state: u.state, source: u.source, text: u.text, deferred: false };
+  if (u.sig !== undefined) arrival.sig = u.sig;
+  ctx.deferrals.push(arrival);
   return { decision: 'defer', duplicate: false };
 }
 

@@ -21,10 +21,14 @@ export const topics = {
   syncRequest: (ns: string, device: string) => `hamsync/${ns}/sync/req/${device}`,
   syncRequestAll: (ns: string) => `hamsync/${ns}/sync/req/+`,
   syncResponse: (ns: string, device: string) => `hamsync/${ns}/sync/res/${device}`,
+  /** v2: a device acknowledges a sync page it stored. */
+  syncAck: (ns: string, device: string) => `hamsync/${ns}/sync/ack/${device}`,
+  /** v2: the hub's retained announcement (identity, epoch). */
+  hub: (ns: string) => `hamsync/${ns}/hub`,
   presence: (ns: string, device: string) => `hamsync/${ns}/presence/${device}`,
 };
 
-export type TopicKind = 'put' | 'state' | 'sync-req' | 'sync-res' | 'presence' | 'replay' | 'other';
+export type TopicKind = 'put' | 'state' | 'sync-req' | 'sync-res' | 'sync-ack' | 'hub' | 'presence' | 'replay' | 'other';
 
 export interface ParsedTopic {
   kind: TopicKind;
@@ -43,9 +47,10 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   if (kind === 'presence' && parts.length === 4) return { kind: 'presence', ns, rest: parts[3] as string };
   if (kind === 'state' && parts.length >= 4) return { kind: 'state', ns, rest: parts.slice(3).join('/') };
   if (kind === 'replay' && parts.length >= 5) return { kind: 'replay', ns, rest: parts.slice(3).join('/') };
-  if (kind === 'sync' && parts.length === 5 && (parts[3] === 'req' || parts[3] === 'res')) {
-    return { kind: parts[3] === 'req' ? 'sync-req' : 'sync-res', ns, rest: parts[4] as string };
+  if (kind === 'sync' && parts.length === 5 && (parts[3] === 'req' || parts[3] === 'res' || parts[3] === 'ack')) {
+    return { kind: parts[3] === 'req' ? 'sync-req' : parts[3] === 'res' ? 'sync-res' : 'sync-ack', ns, rest: parts[4] as string };
   }
+  if (kind === 'hub' && parts.length === 3) return { kind: 'hub', ns, rest: '' };
   return { kind: 'other', ns, rest: parts.slice(2).join('/') };
 }
 
