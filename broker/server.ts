@@ -123,7 +123,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const fileKeys = options.keysFile === undefined ? new Keyring() : loadKeysFile(options.keysFile);
   const keyringOf = (users = guard?.currentUsers): Keyring => (users ? Keyring.merge(Keyring.fromUsers(users), fileKeys) : fileKeys);
   const keyring = keyringOf();
-  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' } });
+  // The hub keeps the change log that sync v2 feeds read (positions durable with their batches).
+  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' }, changeLog: true });
+  if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout });
   const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, keyring, requireSigned: options.requireSigned });
