@@ -186,7 +186,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     http?.closeAllConnections();
     await new Promise<void>((r) => aedes.close(() => r()));
     await Promise.all(closed);
-    hub.detach();
+    await hub.detach();
     await replica.close();
   };
   try {
