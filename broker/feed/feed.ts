@@ -110,7 +110,12 @@ export class Feed {
   /** One bounded step: at most one page built and sent, at most `bounds.maxScan` rows looked at. */
   private step(): void {
     this.scheduled = false;
-    if (this.closed || this.sent - this.acked >= this.ctx.window) return;
+    if (this.closed) return;
+    if (this.sent - this.acked >= this.ctx.window) {
+      // Counted: the definite sign that a feed waits for its device's acknowledgement.
+      this.ctx.counters.inc('sync.window.waits');
+      return;
+    }
     const more = this.phase === 'snapshot' ? this.snapshotStep() : this.logStep();
     if (more) this.wake();
   }
