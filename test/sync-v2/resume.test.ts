@@ -54,9 +54,11 @@ test('retention keeps --sync-log-max entries; a cursor older than them gets a sn
   const { id: hub, epoch } = b.hub.sync.identity;
   const f = await Follower.start(t, b, 'fol');
 
+  const resumes0 = b.hub.counters.get('sync.resumes');
   await f.request('old', ['sat/#'], { hub, epoch, pos: st.oldest - 2 });
   const old = await f.drain('old', snapshotDone, 'the snapshot for an old cursor');
   assert.ok(old.every((p) => p.mode === 'snapshot'));
+  assert.equal(b.hub.counters.get('sync.resumes'), resumes0, 'decided at the request: a snapshot, not a resume');
   assert.equal(keysOf(old).length, 30);
 
   await f.request('edge', ['sat/#'], { hub, epoch, pos: st.oldest - 1 });
