@@ -2,8 +2,9 @@
  * Topic access rules of an authenticating broker: pure functions of who is asking (role, user
  * id, namespaces) and the topic (publish) or topic filter (subscribe). See README "Security".
  *
- * - device:   publishes only its own `put/<id>`, `sync/req/<id>` and `presence/<id>`; subscribes
- *             to put, state and presence topics of its namespaces and its own `sync/res/<id>`.
+ * - device:   publishes only its own `put/<id>`, `sync/req/<id>`, `sync/ack/<id>` and
+ *             `presence/<id>`; subscribes to put, state and presence topics of its namespaces,
+ *             the hub announcement `hamsync/<ns>/hub` and its own `sync/res/<id>`.
  * - observer: publishes nothing; subscribes to state, presence and replay topics.
  * - admin:    everything, except publishing on `$SYS/...`.
  *
@@ -46,8 +47,8 @@ export function canPublish(p: Principal, topic: string): Decision {
   const kind = parts[2];
   const own = (i: number): boolean => parts.length === i + 1 && parts[i] === p.id;
   if ((kind === 'put' || kind === 'presence') && own(3)) return ALLOW;
-  if (kind === 'sync' && parts[3] === 'req' && own(4)) return ALLOW;
-  return deny('devices publish only on their own put, sync/req and presence topics');
+  if (kind === 'sync' && (parts[3] === 'req' || parts[3] === 'ack') && own(4)) return ALLOW;
+  return deny('devices publish only on their own put, sync/req, sync/ack and presence topics');
 }
 
 /** May this principal subscribe with this topic filter? */
@@ -67,7 +68,8 @@ export function canSubscribe(p: Principal, filter: string): Decision {
     if (kind === 'presence' && oneDevice) return ALLOW;
     if (kind === 'state' && anyBelow) return ALLOW;
     if (kind === 'sync' && rest.length === 2 && rest[0] === 'res' && rest[1] === p.id) return ALLOW;
-    return deny('devices subscribe only to put, state and presence topics and their own sync/res topic');
+    if (kind === 'hub' && rest.length === 0) return ALLOW;
+    return deny('devices subscribe only to put, state and presence topics, the hub announcement and their own sync/res topic');
   }
   // observer
   if (kind === 'presence' && oneDevice) return ALLOW;

@@ -7,7 +7,9 @@ import type { Hub } from './hub.js';
 
 /**
  * The broker's optional admin API (JSON over HTTP, loopback only, no authentication):
- *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters
+ *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters,
+ *                     and `sync`: the hub's identity and epoch, its change log's head and oldest
+ *                     position, and its feeds (count; per feed: device, mode, position, backlog, pages)
  *   and the deferred / quarantine routes shared with the daemon (src/admin/queue-routes.ts),
  * so `hamsync status|deferred --http host:port` work against the hub too. Host and content-type
  * guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
@@ -35,5 +37,6 @@ function status(hub: Hub, replica: Replica): Record<string, unknown> {
     queues: queues.sources,
     queueLimits: queues.limits,
     counters: { ...hub.counters.snapshot(), ...replica.counters.snapshot() },
+    sync: hub.sync.status(),
   };
 }

@@ -13,7 +13,8 @@ import { Refusals } from './refusals.js';
 import { RetainedBudget, type RetainedBudgetOptions } from './retained-budget.js';
 import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
-import { SyncAnswer } from './sync-answer.js';
+import { SyncHub } from './feed/sync-hub.js';
+import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
 
 export interface HubOptions {
   replica: Replica;
@@ -21,8 +22,8 @@ export interface HubOptions {
   ns?: string;
   log?: Logger;
   wire?: WireLimits;
-  /** Updates per catch-up answer message. Default 500. */
-  syncChunk?: number;
+  /** Change log entries the hub keeps for sync v2 feeds (older positions get a snapshot). Default 1,000,000. */
+  syncLogMax?: number;
   /** Per-device put rate limit. Default 2000 updates/s with a burst of 100000. */
   rateLimit?: RateLimitOptions;
   /**
@@ -52,7 +53,7 @@ export function servesFilter(ns: string, filter: string): boolean {
  * resolved with HAM and made durable in LMDB *before* Aedes sends the PUBACK (authorizePublish
  * runs before the ack); the resolved live view is published, retained, on the state topics.
  * This class wires the parts: topic routing (route.ts), the put path (put.ts, put-verify.ts,
- * put-commit.ts), refusals (refusals.ts), catch-up answers (sync-answer.ts) and state
+ * put-commit.ts), refusals (refusals.ts), sync v2 feeds (feed/) and state
  * publishing (state-publisher.ts, publisher.ts).
  */
 export class Hub {
@@ -64,6 +65,8 @@ export class Hub {
   private readonly verify: PutVerify;
   private readonly routes: Routes;
   private readonly state: StatePublisher;
+  /** Sync protocol v2: announcement, feeds, acknowledgements, change log retention. */
+  readonly sync: SyncHub;
 
   constructor(options: HubOptions) {
     const replica = options.replica;
@@ -77,12 +80,15 @@ export class Hub {
     this.verify = new PutVerify(options.keyring ?? new Keyring(), options.requireSigned ?? false, this.counters, this.log, this.refusals, commit);
     const put = new PutPath(replica, wire, rate, this.refusals, this.verify);
     const retained = new RetainedBudget(options.retained);
-    const sync = new SyncAnswer(this.ns, replica, wire, options.syncChunk ?? 500, this.publisher, this.refusals, this.counters, this.log);
+    const sync = new SyncHub({ ns: this.ns, replica, wire, publisher: this.publisher, counters: this.counters, log: this.log, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX });
+    this.sync = sync;
     this.routes = {
       ns: this.ns,
       put: (client, packet, device, cb) => put.put(client, packet, device, cb),
-      syncRequest: (client, packet, device) => sync.answer(client, packet, device),
+      syncRequest: (client, packet, device) => sync.request(client, packet, device),
+      syncAck: (client, packet, device) => sync.ack(client, packet, device),
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
+      consume: (packet) => this.refusals.consume(packet),
       retain: (client, packet) => retained.take(client?.id ?? '', packet.topic, packet.payload.length),
     };
     this.state = new StatePublisher(this.ns, replica, this.publisher);
@@ -110,10 +116,13 @@ export class Hub {
     };
     const n = this.state.start();
     this.log.info('hub attached', { ns: this.ns, liveKeys: n });
+    this.sync.attach(aedes);
   }
 
-  detach(): void {
+  /** Stops publishing and ends the sync feeds (resolves once a change log prune run going ended). */
+  async detach(): Promise<void> {
     this.state.stop();
     this.publisher.aedes = undefined;
+    await this.sync.detach();
   }
 }

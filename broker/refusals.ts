@@ -33,6 +33,12 @@ export class Refusals {
     return !this.rejected.has(packet.payload as Buffer);
   }
 
+  /** Marks a message the hub consumed (a sync ack): never forwarded or retained; not a refusal, so not counted or logged here. */
+  consume(packet: PublishPacket): void {
+    this.rejected.add(packet.payload as Buffer);
+    packet.retain = false;
+  }
+
   /** Marks a message rejected (the caller still acknowledges it): counted, logged, never forwarded or retained. */
   reject(client: Client | null, packet: PublishPacket, code: string, reason: string): void {
     this.rejected.add(packet.payload as Buffer);

@@ -11,6 +11,10 @@ export interface Routes {
   put(client: Client | null, packet: PublishPacket, device: string, cb: Ack): void;
   /** Called after the request was let through (acknowledged). */
   syncRequest(client: Client | null, packet: PublishPacket, device: string): void;
+  /** A sync v2 page acknowledgement, called after it was acknowledged; it is never forwarded. */
+  syncAck(client: Client | null, packet: PublishPacket, device: string): void;
+  /** Marks a message the hub consumed itself: acknowledged, never forwarded or retained, not counted as rejected. */
+  consume(packet: PublishPacket): void;
   /** Marks a message rejected (acknowledged, never forwarded); the caller acknowledges it. */
   reject(client: Client | null, packet: PublishPacket, code: string, reason: string): void;
   /** Whether the client may have this retained message stored (its per-client budget, broker/retained-budget.ts). */
@@ -19,9 +23,10 @@ export interface Routes {
 
 /**
  * The hub's authorizePublish: routes each publish by its topic's kind. Puts go down the put path
- * (PUBACK once durable); a catch-up request is acknowledged, then answered; topics only the hub
- * may publish on (state, catch-up answers) and unknown kinds are rejected; presence (checked) and
- * replay pass. A put, catch-up request or replay row is never retained. Under `hamsync/`, only the
+ * (PUBACK once durable); a sync request is acknowledged, then answered; a sync ack is
+ * acknowledged and handed to the feed, never forwarded; topics only the hub may publish on
+ * (state, sync pages, hub announcement) and unknown kinds are rejected; presence (checked) and
+ * replay pass. A put, sync request, sync ack or replay row is never retained. Under `hamsync/`, only the
  * hub's namespace is served: any other (or a name that is not a namespace) is rejected. Every
  * retained message a client leaves is within its budget. `$SYS` is refused (no PUBACK).
  * Wills come through here too, when they are published, and follow the same rules.
@@ -50,6 +55,14 @@ export function routePublish(routes: Routes, client: Client | null, packet: Publ
     case 'sync-res':
       // Catch-up answers come from the hub only; a forged one would feed devices anything.
       return reject('HAMSYNC_ERR_TOPIC', 'clients may not publish catch-up answers');
+    case 'sync-ack':
+      // For the hub's feed only: acknowledged, never forwarded, never retained.
+      routes.consume(packet);
+      cb(null);
+      return routes.syncAck(client, packet, t.rest);
+    case 'hub':
+      // The announcement is the hub's; a forged (retained) one would send daemons to a hub that is not there.
+      return reject('HAMSYNC_ERR_TOPIC', 'clients may not publish the hub announcement');
     case 'presence':
       if (packet.payload.length > 0) {
         try {

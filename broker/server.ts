@@ -20,6 +20,7 @@ import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { loopbackOnly } from '../src/admin/http-kit.js';
 import { startAdminApi } from './admin-http.js';
 import { Hub } from './hub.js';
+import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
 export interface BrokerOptions {
@@ -59,6 +60,11 @@ export interface BrokerOptions {
   maxQueuedBytes?: number;
   /** Per-device put rate limit (updates/s with a burst); see broker/rate-limit.ts. */
   rateLimit?: RateLimitOptions;
+  /**
+   * Change log entries the hub keeps for sync v2 feeds; older ones are pruned in bounded steps,
+   * and a follower whose position is older gets a snapshot. Default 1,000,000.
+   */
+  syncLogMax?: number;
   /**
    * Signed updates: devices' public keys from a keys file (`{"version":1,"keys":{...}}`), merged
    * with the `pub` of the users file's users (re-read with it). A put from a device with a key
@@ -115,6 +121,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const maxConnections = checkNumber(options.maxConnections ?? 10_000, 'maxConnections', POSITIVE_INT);
   const drainTimeout = checkNumber(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs', POSITIVE_INT);
   const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? 32 * 1024 * 1024, 'maxQueuedBytes', POSITIVE_INT);
+  const syncLogMax = checkNumber(options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX, 'syncLogMax', POSITIVE_INT);
   // Checked before anything is opened: the admin API has no authentication.
   if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.
@@ -123,10 +130,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const fileKeys = options.keysFile === undefined ? new Keyring() : loadKeysFile(options.keysFile);
   const keyringOf = (users = guard?.currentUsers): Keyring => (users ? Keyring.merge(Keyring.fromUsers(users), fileKeys) : fileKeys);
   const keyring = keyringOf();
-  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' } });
+  // The hub keeps the change log that sync v2 feeds read (positions durable with their batches).
+  const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' }, changeLog: true });
+  if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout });
-  const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, keyring, requireSigned: options.requireSigned });
+  const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, syncLogMax, keyring, requireSigned: options.requireSigned });
   guard?.onReload((users) => {
     try {
       hub.setKeyring(keyringOf(users));
@@ -184,7 +193,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     http?.closeAllConnections();
     await new Promise<void>((r) => aedes.close(() => r()));
     await Promise.all(closed);
-    hub.detach();
+    await hub.detach();
     await replica.close();
   };
   try {

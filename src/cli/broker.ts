@@ -5,6 +5,7 @@ import { queueOptionsOf, retentionOf } from '../daemon/options.js';
 import { loopbackOnly } from '../admin/http-kit.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
+import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
 import type { BrokerOptions } from '../../broker/server.js';
 import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credentials.js';
 import { BROKER_KEYS } from '../config/schema.js';
@@ -37,6 +38,7 @@ export function builder(y: Argv) {
     .option('max-queued', { type: 'string', describe: 'most bytes queued for a client that does not read; beyond: disconnected (default 32MiB)' })
     .option('drain-timeout', { type: 'string', describe: 'disconnect a client whose queued bytes make no progress this long (default 30s)' })
     .option('max-connections', { type: 'number', describe: 'most simultaneous connections per listener (default 10000)' })
+    .option('sync-log-max', { type: 'number', describe: 'change log entries the hub keeps for sync v2 followers; a follower further behind gets a snapshot (default 1000000)' })
     .option('allow-anonymous', { type: 'boolean', default: false, describe: 'with --users: let clients without credentials in as read-only observers' })
     .option('keys', { type: 'string', describe: 'keys file of devices\' Ed25519 public keys (`hamsync key list --json`), with the users file\'s `pub`: puts from those devices must be signed' })
     .option('require-signed', { type: 'boolean', default: false, describe: 'refuse puts from devices without a known public key too' })
@@ -48,17 +50,18 @@ export function builder(y: Argv) {
 }
 
 /** The per-connection and per-device limits from the command line (undefined: the broker's defaults). */
-function connectionLimitsOf(argv: { rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number }): Partial<BrokerOptions> {
+function connectionLimitsOf(argv: { rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; syncLogMax?: number }): Partial<BrokerOptions> {
   const out: Partial<BrokerOptions> = {};
   if (argv.rateLimit !== undefined || argv.rateBurst !== undefined) out.rateLimit = { perSecond: argv.rateLimit, burst: argv.rateBurst };
   if (argv.maxPacket !== undefined) out.maxPacketBytes = parseSize(argv.maxPacket, 'max-packet');
   if (argv.maxQueued !== undefined) out.maxQueuedBytes = parseSize(argv.maxQueued, 'max-queued');
   if (argv.drainTimeout !== undefined) out.drainTimeoutMs = parseDuration(argv.drainTimeout, 'drain-timeout');
   if (argv.maxConnections !== undefined) out.maxConnections = argv.maxConnections;
+  if (argv.syncLogMax !== undefined) out.syncLogMax = checkNumber(argv.syncLogMax, 'sync-log-max', POSITIVE_INT);
   return out;
 }
 
-export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; http?: string; maxFuture?: string; deferredMax?: number; deferredMaxBytes?: string; quarantineMax?: number; rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; keys?: string; requireSigned?: boolean; logLevel: string }): Promise<void> {
+export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; http?: string; maxFuture?: string; deferredMax?: number; deferredMaxBytes?: string; quarantineMax?: number; rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; syncLogMax?: number; keys?: string; requireSigned?: boolean; logLevel: string }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
   // Files passed as systemd credentials: ${CREDENTIALS_DIRECTORY}/<id> (docs/operations.md).
   argv = resolveCredentialPaths(argv, CREDENTIAL_PATH_KEYS.broker);

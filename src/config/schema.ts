@@ -131,6 +131,8 @@ export const BROKER_KEYS: Record<string, Check> = {
   maxQueued: positiveSize,
   drainTimeout: age,
   maxConnections: count(1),
+  /** Change log entries kept for sync v2 followers (older positions get a snapshot). */
+  syncLogMax: count(1),
   /** Signed updates: a keys file of devices' public keys (merged with the users file's `pub`), and whether every put must be signed. */
   keys: file,
   requireSigned: bool,

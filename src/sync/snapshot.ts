@@ -36,21 +36,28 @@ export function snapshotPage(store: Store, from: SnapshotCursor, wanted: (key: s
     const range = from.after === undefined ? {} : { start: from.after };
     for (const { key, value } of store.live.getRange(range)) {
       if (from.after !== undefined && key <= from.after) continue;
-      last = key;
-      scanned++;
       if (wanted(key)) {
+        // A row that would take a non-empty page over maxBytes starts the next page.
+        if (rows.length > 0 && bytes + key.length + value.j.length > bounds.maxBytes) return { rows, next: { phase: 'live', after: last as string } };
         const row: ChangeRow = { k: key, s: value.s, src: value.src, j: value.j };
         if (value.g !== undefined) row.g = value.g;
         rows.push(row);
         bytes += key.length + value.j.length;
       }
+      last = key;
+      scanned++;
       if (full()) return { rows, next: { phase: 'live', after: last } };
     }
     from = { phase: 'deferred' };
   }
   const range = from.after === undefined ? {} : { start: from.after };
+  let prev: DeferredKey | undefined = from.after;
   for (const { key, value } of store.deferred.getRange(range)) {
     if (from.after !== undefined && compareDeferred(key, from.after) <= 0) continue;
+    if (wanted(key[1]) && rows.length > 0 && bytes + key[1].length + value.j.length > bounds.maxBytes) {
+      return { rows, next: prev === undefined ? { phase: 'deferred' } : { phase: 'deferred', after: prev } };
+    }
+    prev = key;
     scanned++;
     if (wanted(key[1])) {
       const row: ChangeRow = { k: key[1], s: key[0], src: value.src, j: value.j, d: true };

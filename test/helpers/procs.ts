@@ -487,24 +487,31 @@ export class Watcher {
   }
 }
 
-/** What the hub holds (live, then deferred), asked the way a device asks: a catch-up request. */
+/**
+ * What the hub holds (live, then deferred), asked the way a device asks: a sync v2 request
+ * without a position, so the hub answers with a snapshot; each page is acknowledged, and the
+ * last snapshot page (the one with `to`) ends it. Rows as on the wire, without the deferred flag.
+ */
 export async function hubSnapshot(url: string, ns = 'default', timeoutMs = 10_000): Promise<(KeyView & { src: string })[]> {
   const client = await connectMqtt(url, 'snapshot');
   try {
     const device = uniqueId('e2esnap');
     const id = randomUUID();
     const rows: KeyView[] = [];
-    const done = new Promise<void>((resolve) => {
+    const done = new Promise<void>((resolve, reject) => {
       client.on('message', (_topic, payload) => {
-        const m = JSON.parse(payload.toString('utf8')) as { id?: string; u?: KeyView[]; done?: boolean };
+        const m = JSON.parse(payload.toString('utf8')) as { id?: string; n?: number; snap?: boolean; to?: number; u?: (KeyView & { d?: 1 })[]; err?: { code: string; message: string } };
         if (m.id !== id) return;
-        rows.push(...(m.u ?? []));
-        if (m.done) resolve();
+        if (m.err) return reject(new Error(`the hub refused the snapshot request: ${m.err.code}: ${m.err.message}`));
+        if (!m.snap) return;
+        rows.push(...(m.u ?? []).map(({ d: _d, ...row }) => row));
+        client.publish(`hamsync/${ns}/sync/ack/${device}`, JSON.stringify({ pv: 2, id, n: m.n }), { qos: 1 });
+        if (m.to !== undefined) resolve();
       });
     });
     await client.subscribeAsync(`hamsync/${ns}/sync/res/${device}`, { qos: 1 });
-    await client.publishAsync(`hamsync/${ns}/sync/req/${device}`, JSON.stringify({ pv: 1, id, f: ['#'] }), { qos: 1 });
-    await withTimeout(done, timeoutMs, 'the hub\'s catch-up answer');
+    await client.publishAsync(`hamsync/${ns}/sync/req/${device}`, JSON.stringify({ pv: 2, id, f: ['#'] }), { qos: 1 });
+    await withTimeout(done, timeoutMs, 'the hub\'s snapshot');
     return rows;
   } finally {
     await client.endAsync(true).catch(() => undefined);

@@ -1,6 +1,6 @@
 /**
  * Retained messages and namespaces (issue 14, item 17): a broker serves only its namespace under
- * `hamsync/`, never retains a put, catch-up request or replay row, retains only valid presence
+ * `hamsync/`, never retains a put, sync request or ack, or replay row, retains only valid presence
  * messages, and bounds the retained messages of each client; wills follow the same rules.
  * What is retained is read from Aedes' own store after each PUBACK (the message was handled).
  */
@@ -46,7 +46,8 @@ test('only the served namespace, no retained puts or sync requests, only valid p
     ['hamsync/default/presence/dev', JSON.stringify({ junk: 'x'.repeat(10_000) })],
     ['hamsync/default/presence/dev-x', JSON.stringify({ pv: 1, online: 'yes' })],
     ['hamsync/default/put/dev', put],
-    ['hamsync/default/sync/req/dev', JSON.stringify({ pv: 1, id: 'r1', f: ['#'] })],
+    ['hamsync/default/sync/req/dev', JSON.stringify({ pv: 2, id: 'r1', f: ['#'] })],
+    ['hamsync/default/sync/ack/dev', JSON.stringify({ pv: 2, id: 'r1', n: 1 })],
     ['hamsync/default/replay/s1/dev/a', JSON.stringify({ v: 1 })],
   ];
   for (const [topic, payload] of sends) await dev.publishAsync(topic, payload, { qos: 1, retain: true });
@@ -56,7 +57,7 @@ test('only the served namespace, no retained puts or sync requests, only valid p
   assert.equal(broker.hub.counters.get('messages.rejected') - rejected0, 5, 'other ns (2), bad ns name, 2 bad presence payloads rejected');
   const retained = await retainedTopics(broker);
   const hamsync = [...retained.keys()].filter((k) => k.startsWith('hamsync/') && !k.startsWith('hamsync/default/state/')).sort();
-  assert.deepEqual(hamsync, ['hamsync/default/presence/dev'], 'only the valid presence is retained');
+  assert.deepEqual(hamsync, ['hamsync/default/hub', 'hamsync/default/presence/dev'], 'only the hub\'s announcement and the valid presence are retained');
   assert.ok(retained.has('hamsync/default/state/dev/a'), 'the put was applied and its state retained');
   assert.deepEqual(seen.filter((s) => !s.startsWith('hamsync/default/')), [], 'nothing from other namespaces forwarded');
   assert.ok(!seen.includes('hamsync/default/presence/dev-x'), 'an invalid presence message is not forwarded');

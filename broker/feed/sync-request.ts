@@ -1,0 +1,86 @@
+import type { Client, PublishPacket } from 'aedes';
+import type { Counters } from '../../src/counters.js';
+import { isHamsyncError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { LogThrottle, suppressedField } from '../../src/log-throttle.js';
+import type { ChangeLog } from '../../src/store/change-log.js';
+import type { HubIdentity } from '../../src/store/hub-identity.js';
+import type { WireLimits } from '../../src/wire/codec.js';
+import { decodeSyncRequestV2, encodeSyncError, syncRequestVersion, SYNC_V2, type SyncAt } from '../../src/wire/sync-v2.js';
+import { assertKeyFilter, compileKeyFilters, topics } from '../../src/wire/topics.js';
+import { clip } from '../log-fields.js';
+import type { Publisher } from '../publisher.js';
+import { RateLimiter } from '../rate-limit.js';
+import type { Feeds } from './feeds.js';
+
+/** Sync requests per device: a burst of 10, then one per 5 s. */
+export const SYNC_REQUEST_RATE = Object.freeze({ burst: 10, perSecond: 1 / 5 });
+
+export const V1_REFUSAL = 'this hub speaks sync v2; upgrade the daemon';
+
+/**
+ * Where a feed begins: after the requester's position when it is in this hub's log (same hub id
+ * and epoch, and oldest − 1 ≤ pos ≤ head); undefined (a snapshot) otherwise.
+ */
+export function resumePoint(at: SyncAt | undefined, identity: HubIdentity, log: ChangeLog): number | undefined {
+  if (!at || at.hub !== identity.id || at.epoch !== identity.epoch) return undefined;
+  if (at.pos < log.oldest() - 1 || at.pos > log.head) return undefined;
+  return at.pos;
+}
+
+/**
+ * Answers `hamsync/<ns>/sync/req/<device>` (protocol v2): a v1 request, one over the device's
+ * request rate, or a malformed one gets an error message on `sync/res/<device>` (counted as
+ * `sync.refused.<code>`, logged at most once a second per code and device); a valid one starts the
+ * device's feed, resumed or from a snapshot.
+ */
+export class SyncRequests {
+  private readonly rate = new RateLimiter(SYNC_REQUEST_RATE);
+  private readonly logThrottle = new LogThrottle();
+
+  constructor(
+    private readonly ns: string,
+    private readonly wire: WireLimits,
+    private readonly identity: HubIdentity,
+    private readonly log: ChangeLog,
+    private readonly feeds: Feeds,
+    private readonly publisher: Publisher,
+    private readonly counters: Counters,
+    private readonly logger: Logger,
+  ) {}
+
+  handle(client: Client | null, packet: PublishPacket, device: string): void {
+    const payload = packet.payload as Buffer;
+    let version: number;
+    let id: string | undefined;
+    try {
+      ({ version, id } = syncRequestVersion(payload, this.wire));
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      return this.refuse(client, device, '', err.code, err.message);
+    }
+    if (!this.rate.take(device, 1)) {
+      return this.refuse(client, device, id ?? '', 'HAMSYNC_ERR_RATE', `over the sync request rate (a burst of ${SYNC_REQUEST_RATE.burst}, then one per ${1 / SYNC_REQUEST_RATE.perSecond} s); ask again later`);
+    }
+    if (version !== SYNC_V2) return this.refuse(client, device, id ?? '', 'HAMSYNC_ERR_PROTOCOL', V1_REFUSAL);
+    let request;
+    try {
+      request = decodeSyncRequestV2(payload, this.wire);
+      for (const f of request.filters) assertKeyFilter(f);
+    } catch (err) {
+      if (!isHamsyncError(err)) throw err;
+      return this.refuse(client, device, id ?? '', 'HAMSYNC_ERR_PAYLOAD', err.message);
+    }
+    const resumeAfter = resumePoint(request.at, this.identity, this.log);
+    this.counters.inc(resumeAfter === undefined ? 'sync.snapshots' : 'sync.resumes');
+    this.feeds.start({ device, client, id: request.id, topic: topics.syncResponse(this.ns, device), wanted: compileKeyFilters(request.filters), resumeAfter });
+    this.logger.info('sync feed started', { device: clip(device), id: clip(request.id), mode: resumeAfter === undefined ? 'snapshot' : 'resume', from: resumeAfter, head: this.log.head, oldest: this.log.oldest(), filters: request.filters.length });
+  }
+
+  private refuse(client: Client | null, device: string, id: string, code: string, message: string): void {
+    this.counters.inc(`sync.refused.${code}`);
+    this.publisher.publish(topics.syncResponse(this.ns, device), encodeSyncError({ id, code, message }), false);
+    const line = this.logThrottle.take(`${code}\u0000${device}`);
+    if (line) this.logger.warn('sync request refused', { code, reason: message, device: clip(device), client: clip(client?.id), ...suppressedField(line) });
+  }
+}
