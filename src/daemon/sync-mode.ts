@@ -82,7 +82,7 @@ export class SyncModes {
   /** After each CONNACK: subscribes for the current mode; `ready` once that is acknowledged. */
   connected(ready: () => void): void {
     this.disconnected();
-    this.apply(this.current, () => {
+    this.apply(this.current, true, () => {
       this.settled();
       ready();
     });
@@ -136,7 +136,7 @@ export class SyncModes {
     this.counters.inc('sync.switched-to-hub');
     this.log.info('a hub announced itself: following its feed (no peers\' puts from put/+)', { hub: hub.hub, epoch: hub.epoch });
     this.ready = false;
-    this.apply('hub', () => this.settled());
+    this.apply('hub', false, () => this.settled());
   }
 
   private armFallback(): void {
@@ -148,7 +148,7 @@ export class SyncModes {
       this.counters.inc('sync.fallbacks');
       this.log.warn('the remembered hub did not announce itself; syncing with peers through put/+', { waitedMs: HUB_FALLBACK_MS });
       this.ready = false;
-      this.apply('peer', () => this.settled());
+      this.apply('peer', false, () => this.settled());
     }, HUB_FALLBACK_MS);
     this.fallback.unref();
   }
@@ -158,10 +158,15 @@ export class SyncModes {
     this.fallback = undefined;
   }
 
-  /** SUBSCRIBE then UNSUBSCRIBE (the broker handles them in order); `then` once both are acknowledged, in the same session. */
-  private apply(mode: SyncMode, then: () => void): void {
+  /**
+   * SUBSCRIBE then UNSUBSCRIBE (the broker handles them in order); `then` once both are
+   * acknowledged, in the same session. A switch leaves the hub topic as it is: subscribing it
+   * again would bring the retained announcement (and another request) again.
+   */
+  private apply(mode: SyncMode, connecting: boolean, then: () => void): void {
     const session = this.session;
     const plan = subscriptionPlan(mode, this.config.sync, this.config);
+    if (!connecting) delete plan.subscribe[topics.hub(this.config.ns)];
     let waiting = 2;
     let failed = false;
     const done = (what: string) => (err?: Error | null) => {
