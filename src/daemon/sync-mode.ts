@@ -168,13 +168,14 @@ export class SyncModes {
     const plan = subscriptionPlan(mode, this.config.sync, this.config);
     if (!connecting) delete plan.subscribe[topics.hub(this.config.ns)];
     let waiting = 2;
-    let failed = false;
+    // A refused filter (SUBACK 128, e.g. a broker ACL without the hub topic) is logged and
+    // counted, and the session goes on: local puts need no subscription.
     const done = (what: string) => (err?: Error | null) => {
-      if (err && !failed) {
-        failed = true;
+      if (err && session === this.session) {
+        this.counters.inc('link.subscribe-failed');
         this.log.warn(`${what} failed`, { mode, err: err.message });
       }
-      if (--waiting > 0 || failed || session !== this.session) return;
+      if (--waiting > 0 || session !== this.session) return;
       then();
     };
     this.client.subscribe(plan.subscribe, done('subscribe'));
