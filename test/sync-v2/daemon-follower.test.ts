@@ -69,6 +69,8 @@ test('pages are stored and acknowledged in order; the cursor survives a restart 
   assert.deepEqual([s.position, s.head, s.backlog, s.pages, s.last], [30, 40, 10, 3, 'resume']);
   assert.equal(d.counters.get('sync.pages'), 3);
   assert.equal(d.counters.get('sync.resumed'), 1);
+  // The pages' "t" is the clock guard's hub reference.
+  assert.equal((d.status().clockGuard as { state: string }).state, 'ok');
 
   await d.stop();
   d = await startDaemon(hub.url, { id: 'd2', dataDir });
