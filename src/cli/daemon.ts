@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credentials.js';
 import { DAEMON_KEYS } from '../config/schema.js';
+import type { DaemonInput } from '../daemon/options.js';
 import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
 export const command = 'daemon';
@@ -39,6 +40,7 @@ export function builder(y: Argv) {
     .option('reconnect-max', { type: 'string', describe: 'cap of the reconnect delay, which doubles with ±20 % jitter (default 60s)' })
     .option('max-clock-ahead', { type: 'string', describe: 'clock guard: refuse to stamp local puts (HAMSYNC_ERR_CLOCK) while the clock is this far ahead of the hub\'s or GPS time (default: --max-future, 30d)' })
     .option('follow-state', { type: 'boolean', default: false, describe: 'also apply the hub\'s retained state messages for the --subscribe filters (verified like the rest)' })
+    .option('sync', { type: 'string', default: 'auto', describe: 'sync protocol v2: hub (follow the hub\'s feed), peer (peers\' puts through a plain broker), auto (hub when one announces itself)' })
     .example('$0 daemon --id pi-7 --broker mqtt://hub.local:1883 --data-dir /var/lib/hamsync', 'a device daemon')
     .example('$0 daemon --id sim-1 --clock-offset +5s --http 127.0.0.1:7879', 'a device whose clock runs 5 s fast')
     .example('$0 daemon --id pi-7 --profile raspberry-pi --config /etc/hamsync/hamsync.yaml', 'a Raspberry Pi reporting its temperature, load, memory, disk')
@@ -78,6 +80,7 @@ export async function handler(argv: {
   reconnectMin?: string;
   reconnectMax?: string;
   maxClockAhead?: string;
+  sync?: string;
   logLevel: string;
 }): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync', device: argv.id });
@@ -87,7 +90,7 @@ export async function handler(argv: {
   const daemon = await Daemon.start(
     { id: argv.id, broker: argv.broker, dataDir: argv.dataDir, ns: argv.ns, clockOffset: argv.clockOffset, subscribe: argv.subscribe, http: argv.http, ca: argv.ca, cert: argv.cert, key: argv.key, username: argv.username, password: argv.password, retainHistory: argv.retainHistory, retainBytes: argv.retainBytes, maxFuture: argv.maxFuture, deferredMax: argv.deferredMax, deferredMaxBytes: argv.deferredMaxBytes, quarantineMax: argv.quarantineMax, profile: argv.profile, sources: argv.sources, clockDriftPpm: argv.clockDriftPpm, window: argv.window, outboxMax: argv.outboxMax,
       signingKey: argv.signingKey, keys: argv.keys, users: argv.users, requireSigned: argv.requireSigned === true, followState: argv.followState === true,
-      reconnectMin: argv.reconnectMin, reconnectMax: argv.reconnectMax, maxClockAhead: argv.maxClockAhead },
+      reconnectMin: argv.reconnectMin, reconnectMax: argv.reconnectMax, maxClockAhead: argv.maxClockAhead, sync: argv.sync as DaemonInput['sync'] },
     log,
   );
   // Handlers first: whoever reads the listening line may signal us at once.

@@ -22,6 +22,29 @@ interface LinkView {
   nextAttemptAt: number | null;
 }
 
+interface SyncView {
+  mode: string;
+  setting: string;
+  hub: { id: string; epoch: number } | null;
+  position: number | null;
+  head: number | null;
+  backlog: number | null;
+  pages: number;
+  last: string | null;
+}
+
+/** Sync protocol v2: the mode, and in hub mode where this device stands in the hub's log. */
+function syncLines(sync: SyncView | undefined): string[] {
+  if (!sync) return [];
+  const how = sync.setting === sync.mode ? '' : ` (--sync ${sync.setting})`;
+  if (sync.mode !== 'hub') return [`sync      peer: peers' puts through the broker (put/+)${how}`];
+  const hub = sync.hub ? `hub ${sync.hub.id} epoch ${sync.hub.epoch}` : 'no hub announced yet';
+  const out = [`sync      hub: ${hub}${how}`];
+  const backlog = sync.backlog === null ? '' : `, backlog ${sync.backlog}`;
+  out.push(`  position ${sync.position ?? 'none'} of head ${sync.head ?? 'unknown'}${backlog}; ${sync.pages} pages received; last (re)connect: ${sync.last ?? 'none yet'}`);
+  return out;
+}
+
 /** While offline: the last connection error and when the next attempt is. */
 function linkLines(link: LinkView | undefined, connected: boolean): string[] {
   if (!link || connected) return [];
@@ -42,6 +65,7 @@ export async function handler(argv: { http: string; json: boolean }): Promise<vo
             `device    ${String(s.id)} (ns ${String(s.ns)})`,
             `broker    ${String(s.broker)} — ${s.connected ? 'connected' : 'NOT connected (working offline)'}`,
             ...linkLines(s.link as LinkView | undefined, s.connected === true),
+            ...syncLines(s.sync as SyncView | undefined),
             `live      ${String(s.live)} keys`,
           ];
     const lines = [...head, `deferred  ${String(s.deferred)} updates waiting for the clock`];

@@ -104,6 +104,10 @@ export const DAEMON_KEYS: Record<string, Check> = {
   reconnectMax: age,
   /** Clock guard: how far ahead of the hub's / GPS time the clock may run before local stamping stops. */
   maxClockAhead: age,
+  /** Sync protocol v2: follow a hub's feed (`hub`), peers' puts (`peer`), or whichever is there (`auto`). */
+  sync: (v, f) => {
+    if (v !== 'auto' && v !== 'hub' && v !== 'peer') fail(f, 'one of auto, hub, peer', v);
+  },
 };
 
 /** Keys a broker config file may hold. */

@@ -137,6 +137,8 @@ export class Daemon {
       connected: this.link.connected,
       /** state, since, failedAttempts, lastError {message, code, at}, nextAttemptAt (ms since the epoch). */
       link: this.link.status(),
+      /** Sync protocol v2: mode (hub | peer), setting (auto | hub | peer), hub {id, epoch}, position, head, backlog, pages, last (resume | snapshot). */
+      sync: this.link.syncStatus(),
       clock: { now: this.replica.now(), offsetMs: this.config.clockOffsetMs, wall: Date.now() },
       /** The clock guard: state (no-reference | ok | ahead), reference, aheadMs, maxAheadMs, cause, since, sources. */
       clockGuard: this.guard.status(),

@@ -1,35 +1,38 @@
-import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Counters } from '../counters.js';
 import { isHamsyncError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkBatch } from '../model/update.js';
 import type { Replica } from '../sync/replica.js';
-import { decodePut, decodeState, decodeSyncResponse, encodePresence, encodeSyncRequest, type DecodedUpdate } from '../wire/codec.js';
+import { decodePut, decodeState, encodePresence, type DecodedUpdate } from '../wire/codec.js';
 import { matchKey, parseTopic, topics } from '../wire/topics.js';
 import type { DaemonConfig } from './options.js';
 import { readFileOrFail } from '../util/read-file.js';
 import { Reconnector, type LinkStatus } from './reconnect.js';
 import type { Verifier } from './verifier.js';
+import { FeedFollower, type FeedStatus } from './feed-follower.js';
+import { SyncModes, type SyncMode } from './sync-mode.js';
 
 export interface LinkEvents {
   connected(client: MqttClient): void;
   disconnected(): void;
-  /** The hub's clock `t` (ms since the epoch) of a catch-up answer, received at monotonic time `monotonicMs`. */
+  /** The hub's clock `t` (ms since the epoch) of a sync page, received at monotonic time `monotonicMs`. */
   hubTime?(t: number, monotonicMs: number): void;
 }
 
 /**
- * The device's MQTT session: a persistent session (fixed client id, clean=false, QoS 1)
- * subscribed to its namespace's put topics and its own catch-up answers (and, with followState,
- * the state topics of its key filters). Signatures are checked before HAM (the Verifier). A
- * delivery is acknowledged only after the replica committed and flushed it (mqtt.js sends the
- * PUBACK when handleMessage calls back, and hands over the next message only then).
+ * The device's MQTT session: a persistent session (fixed client id, clean=false, QoS 1). What it
+ * subscribes to depends on the sync mode (src/daemon/sync-mode.ts): a hub's feed (the
+ * FeedFollower) or peers' puts on put/+ (and, with followState, the state topics of its key
+ * filters). Signatures are checked before HAM (the Verifier). A delivery is acknowledged only
+ * after the replica committed and flushed it (mqtt.js sends the PUBACK when handleMessage calls
+ * back, and hands over the next message only then).
  */
 export class Link {
   readonly client: MqttClient;
   private readonly reconnector: Reconnector;
-  private firstConnect = true;
+  private readonly modes: SyncModes;
+  private readonly follower: FeedFollower;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -37,7 +40,7 @@ export class Link {
     private readonly counters: Counters,
     private readonly log: Logger,
     private readonly verifier: Verifier,
-    private readonly events: LinkEvents,
+    events: LinkEvents,
   ) {
     const { id, ns } = config;
     const options: IClientOptions = {
@@ -56,6 +59,8 @@ export class Link {
     if (config.password !== undefined) options.password = config.password;
     this.client = mqtt.connect(config.broker, options);
     this.reconnector = new Reconnector(this.client, config.reconnect, log, counters);
+    this.follower = new FeedFollower(config, replica, this.client, counters, log, verifier, events.hubTime);
+    this.modes = new SyncModes(config, replica.cursors().last() !== undefined, this.client, log, counters, (hub) => this.follower.request(hub));
     this.client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(() => done(), (err: Error) => {
         this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
@@ -67,17 +72,18 @@ export class Link {
       (this.client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
       this.counters.inc('link.connects');
       this.log.info('connected to broker', { broker: config.broker, sessionPresent: connack.sessionPresent });
-      const wantCatchUp = this.firstConnect || !connack.sessionPresent;
-      this.firstConnect = false;
-      const filters = [topics.putAll(ns), topics.syncResponse(ns, id), ...(config.followState ? config.subscribe.map((f) => topics.stateFilter(ns, f)) : [])];
-      this.client.subscribe(filters, { qos: 1 }, (err) => {
-        if (err) return this.log.warn('subscribe failed', { err: err.message });
+      // Pages of the previous session's feed may still be queued for us: a new request supersedes them.
+      this.follower.reset();
+      this.modes.connected(() => {
         this.client.publish(topics.presence(ns, id), encodePresence(true, replica.now()), { qos: 1, retain: true });
-        if (wantCatchUp) this.requestCatchUp();
         events.connected(this.client);
       });
     });
-    this.client.on('close', () => events.disconnected());
+    this.client.on('close', () => {
+      this.modes.disconnected();
+      this.follower.reset();
+      events.disconnected();
+    });
   }
 
   get connected(): boolean {
@@ -89,11 +95,9 @@ export class Link {
     return this.reconnector.status();
   }
 
-  /** Asks the hub for everything it holds under this device's subscriptions. */
-  requestCatchUp(): void {
-    const id = randomUUID();
-    this.counters.inc('sync.requested');
-    this.client.publish(topics.syncRequest(this.config.ns, this.config.id), encodeSyncRequest(id, this.config.subscribe), { qos: 1 });
+  /** Sync mode (hub or peer), the setting, and where the feed stands. */
+  syncStatus(): FeedStatus & { mode: SyncMode; setting: string } {
+    return { mode: this.modes.mode, setting: this.config.sync, ...this.follower.status() };
   }
 
   private wanted(key: unknown): boolean {
@@ -103,15 +107,14 @@ export class Link {
   private async onMessage(packet: IPublishPacket): Promise<void> {
     const t = parseTopic(packet.topic);
     if (!t || t.ns !== this.config.ns) return;
+    if (t.kind === 'hub') return this.modes.announcement(packet.payload as Buffer);
+    if (t.kind === 'sync-res') return t.rest === this.config.id ? this.follower.receive(packet.payload as Buffer, packet.topic) : undefined;
     let durable: Promise<void>;
     try {
-      let checked = checkBatch(this.decode(t.kind, t.rest, packet.payload as Buffer), this.replica.limits);
+      const checked = checkBatch(this.decode(t.kind, t.rest, packet.payload as Buffer), this.replica.limits);
       if (checked.length === 0) return;
-      // Before HAM: a put or a state message passes whole or not at all; a catch-up answer (many
-      // sources, gathered by the hub) update by update.
-      if (t.kind === 'sync-res') checked = await this.verifier.each(checked, packet.topic);
-      else if (!(await this.verifier.message(checked, packet.topic))) return;
-      if (checked.length === 0) return;
+      // Before HAM: a put or a state message passes whole or not at all (sync pages: FeedFollower).
+      if (!(await this.verifier.message(checked, packet.topic))) return;
       durable = this.replica.receiveChecked(checked).durable;
       this.counters.inc('updates.replicated', checked.length);
     } catch (err) {
@@ -126,17 +129,12 @@ export class Link {
     await durable;
   }
 
-  /** The updates of a peer's put or of our catch-up answer that fall under our subscriptions. */
+  /** The updates of a peer's put or of a state message that fall under our subscriptions. */
   private decode(kind: string, rest: string, payload: Buffer): DecodedUpdate[] {
     let updates: DecodedUpdate[];
     if (kind === 'put') {
       if (rest === this.config.id) return []; // our own puts, echoed back
       updates = decodePut(payload, rest).updates;
-    } else if (kind === 'sync-res' && rest === this.config.id) {
-      const res = decodeSyncResponse(payload);
-      if (res.t !== undefined) this.events.hubTime?.(res.t, performance.now());
-      if (res.done) this.counters.inc('sync.completed');
-      updates = res.updates;
     } else if (kind === 'state' && this.config.followState) {
       // An empty retained message clears the topic: nothing to apply.
       if (payload.length === 0) return [];
@@ -149,6 +147,8 @@ export class Link {
 
   async close(): Promise<void> {
     this.reconnector.stop();
+    this.modes.stop();
+    this.follower.reset();
     if (this.client.connected) {
       await new Promise<void>((resolve) => {
         this.client.publish(topics.presence(this.config.ns, this.config.id), encodePresence(false), { qos: 1, retain: true }, () => resolve());

@@ -73,7 +73,15 @@ export interface DaemonInput {
    * run before the daemon refuses to stamp local puts with it (HAMSYNC_ERR_CLOCK). [maxFuture, 30d]
    */
   maxClockAhead?: string | number;
+  /**
+   * Sync protocol v2 mode: `hub` follows a hub's feed (no put/+), `peer` takes peers' puts from
+   * put/+ (a plain broker, no hub), `auto` follows a hub when one announces itself. [auto]
+   */
+  sync?: SyncSetting;
 }
+
+/** The daemon's `--sync` setting. */
+export type SyncSetting = 'auto' | 'hub' | 'peer';
 
 /** The queue options of a replica (ReplicaOptions fields), from the daemon/broker config keys. */
 export type QueueOptions = Pick<ReplicaOptions, 'maxFutureMs' | 'deferredMaxPerSource' | 'deferredMaxBytesPerSource' | 'quarantineMaxPerSource'>;
@@ -106,6 +114,7 @@ export interface DaemonConfig {
   reconnect: { minMs: number; maxMs: number };
   /** The clock guard's threshold in ms. */
   maxClockAheadMs: number;
+  sync: SyncSetting;
 }
 
 /** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
@@ -145,6 +154,7 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     followState: input.followState ?? false,
     reconnect: reconnectOf(input.reconnectMin, input.reconnectMax),
     maxClockAheadMs: input.maxClockAhead === undefined ? (queues.maxFutureMs ?? DEFAULT_QUEUE_LIMITS.maxFutureMs) : positiveDuration(input.maxClockAhead, 'maxClockAhead'),
+    sync: input.sync ?? 'auto',
   };
 }
 
