@@ -143,13 +143,16 @@ export class Feed {
       return true;
     }
     if (this.pos >= log.head) {
-      this.idle();
+      // A feed always answers with a first page, empty when there is nothing new: the device
+      // learns that it resumed, the hub's head and clock, and that it is caught up.
+      if (this.sent === 0) this.send([], false, this.pos);
+      else this.idle();
       return false;
     }
     const page = logPage(log, this.pos, this.wanted, this.device, this.ctx.bounds);
     this.pos = page.last;
     this.sinceReport += page.scanned;
-    if (page.rows.length > 0 || this.sinceReport >= this.ctx.emptyEvery || this.ctx.now() - this.lastPageAt >= this.ctx.emptyAfterMs) {
+    if (page.rows.length > 0 || this.sent === 0 || this.sinceReport >= this.ctx.emptyEvery || this.ctx.now() - this.lastPageAt >= this.ctx.emptyAfterMs) {
       this.send(page.rows, false, this.pos);
     }
     return this.pos < log.head;

@@ -40,6 +40,8 @@ interface Feed {
   hub: string;
   /** The last page number stored. */
   n: number;
+  /** A page reached the hub's head (counted once per feed as `sync.completed`). */
+  caughtUp?: boolean;
 }
 
 export class FeedFollower {
@@ -128,6 +130,11 @@ export class FeedFollower {
     this.head = page.head;
     await durable;
     this.ack(feed.id, page.n);
+    if (!feed.caughtUp && page.to !== undefined && page.to >= page.head) {
+      feed.caughtUp = true;
+      this.counters.inc('sync.completed');
+      this.log.info('caught up with the hub', { hub: page.hub, position: page.to, pages: feed.n });
+    }
   }
 
   /** Writes the page's updates and its `to` in one batch (the same synchronous turn); resolves when durable. */

@@ -80,9 +80,9 @@ export interface QuarantineLogRow {
 }
 
 /**
- * changes (hub only, format 2): hub sequence -> one update the hub accepted that a follower may
- * need: a change of the live view (applied, credited on `same`, or promoted when due) or an
- * arrival in the deferred queue (`d` true). The hub's durable, ordered change log (protocol v2
+ * changes (hub only, format 2): hub sequence -> one update the hub accepted: resolved on arrival,
+ * whatever HAM decided (followers keep the same history), or queued in the deferred queue (`d`
+ * true; not logged again when it falls due, each follower's own clock resolves it). The hub's durable, ordered change log (protocol v2
  * resumes from a position in it); pruned from the oldest end.
  */
 export interface ChangeRow {

@@ -1,6 +1,5 @@
 import { HamsyncError } from '../errors.js';
 import type { ChangeLog } from '../store/change-log.js';
-import type { ChangeRow } from '../store/rows.js';
 import type { Store } from '../store/open.js';
 import { Ledger, type QueueAccounts } from './accounts.js';
 import { newBatch, type Overlay } from './overlay.js';
@@ -45,7 +44,7 @@ export class Batches {
   }
 
   begin(): BatchContext {
-    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], deferrals: [], seq: this.seq, ledger: new Ledger(this.accounts) };
+    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ledger: new Ledger(this.accounts) };
   }
 
   finish(ctx: BatchContext, results: Result[] = []): Receipt {
@@ -53,7 +52,7 @@ export class Batches {
       this.seq = ctx.seq;
       void this.store.meta.put('seq', ctx.seq);
     }
-    const logged = this.changeLog && ctx.changes.length + ctx.deferrals.length > 0 ? this.changeLog.append([...ctx.changes.map((c) => logRow(c, false)), ...ctx.deferrals.map((c) => logRow(c, true))]) : 0;
+    const logged = this.changeLog && ctx.accepted.length > 0 ? this.changeLog.append(ctx.accepted) : 0;
     const root = this.store.root;
     // Both are lazy thenables over "everything written so far": take them now, in this turn.
     const committed = new Promise<void>((resolve, reject) => root.committed.then(() => resolve(), reject));
@@ -81,11 +80,4 @@ export class Batches {
     durable.catch(() => undefined);
     return { results, committed: settled, durable };
   }
-}
-
-function logRow(c: Change, arrival: boolean): ChangeRow {
-  const row: ChangeRow = { k: c.key, s: c.state, src: c.source, j: c.text };
-  if (arrival) row.d = true;
-  if (c.sig !== undefined) row.g = c.sig;
-  return row;
 }

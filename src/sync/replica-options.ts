@@ -46,7 +46,7 @@ export interface ReplicaOptions {
   /** Most bytes (UTF-8 key + canonical value text) of deferred updates per source; as above. Default 16 MiB. */
   deferredMaxBytesPerSource?: number;
   /**
-   * Keep the hub's change log (protocol v2: every change of the live view and every deferred
+   * Keep the hub's change log (protocol v2: every update accepted, and every deferred
    * arrival gets a position, durable with it; src/store/change-log.ts). The broker's hub sets it.
    * Default false.
    */

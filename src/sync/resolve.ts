@@ -1,7 +1,7 @@
 import { hamCanonical, type Decision } from '../ham/decide.js';
 import type { CheckedUpdate } from '../model/update.js';
 import type { Store } from '../store/open.js';
-import type { LiveRow, Outcome, QuarantineKey } from '../store/rows.js';
+import type { ChangeRow, LiveRow, Outcome, QuarantineKey } from '../store/rows.js';
 import { updateBytes, type Ledger } from './accounts.js';
 import { fingerprint, type Overlay, type PendingBatch } from './overlay.js';
 
@@ -33,8 +33,12 @@ export interface BatchContext {
   readonly overlay: Overlay;
   readonly batch: PendingBatch;
   readonly changes: Change[];
-  /** Updates this batch queued in the deferred queue (the hub's change log records their arrival; `deferred` is false on them). */
-  readonly deferrals: Change[];
+  /**
+   * Every update this batch accepted, in order, as the hub's change log records it: each one
+   * resolved on arrival (whatever its outcome) and each arrival in the deferred queue (`d`).
+   * Not a deferred update resolved when due (its arrival was logged) and not quarantine.
+   */
+  readonly accepted: ChangeRow[];
   /** Next history/deferred sequence number; advanced as rows are written. */
   seq: number;
   /** Per-source queue counts moved by this batch (undone if it fails to commit). */
@@ -75,9 +79,7 @@ export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
   void ctx.store.deferred.put([u.state, u.key, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
   ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
   ctx.ledger.add(u.source, 'deferred', 1, updateBytes(u.key, u.text));
-  const arrival: Change = { key: u.key, state: u.state, source: u.source, text: u.text, deferred: false };
-  if (u.sig !== undefined) arrival.sig = u.sig;
-  ctx.deferrals.push(arrival);
+  ctx.accepted.push(withSig({ k: u.key, s: u.state, src: u.source, j: u.text, d: true as const }, u.sig));
   return { decision: 'defer', duplicate: false };
 }
 
@@ -135,6 +137,7 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   const seq = ctx.seq++;
   void ctx.store.history.put([u.state, seq], withSig({ k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx }, u.sig));
   void ctx.store.historyByKey.put([u.key, u.state, seq], true);
+  if (!wasDeferred) ctx.accepted.push(withSig({ k: u.key, s: u.state, src: u.source, j: u.text }, u.sig));
   // An applied row is recognised through the live view while it is live (and the overlay marks it
   // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
   if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);

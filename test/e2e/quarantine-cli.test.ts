@@ -52,7 +52,7 @@ test('CLI: list, release and drop quarantined updates on a running broker and da
   assert.ok((b.http as number) > 0, `the broker printed its admin port: ${broker.stdout}`);
   const hub = `127.0.0.1:${b.http as number}`;
   const url = `mqtt://127.0.0.1:${b.port as number}`;
-  const daemon = h.spawn('earth', ['daemon', '--id', 'earth', '--broker', url, '--data-dir', h.tempDir('earth'), '--http', '127.0.0.1:0', '--quarantine-max', '3', ...limits]);
+  const daemon = h.spawn('earth', ['daemon', '--id', 'earth', '--broker', url, '--data-dir', h.tempDir('earth'), '--http', '127.0.0.1:0', '--quarantine-max', '3', '--sync', 'peer', ...limits]);
   const dev = `127.0.0.1:${(await listening(daemon)).http as number}`;
   await until(async () => ((await api(dev, 'GET', '/v1/status')).body as { connected: boolean }).connected, { what: 'the daemon connected' });
 

@@ -1,7 +1,7 @@
 /**
  * (c) A compromised broker. The "broker" here is the Mosquitto on 127.0.0.1:1883 (no hub at all),
  * in a namespace of its own; this test plays the attacker who controls it and publishes, by
- * hand, put, state and catch-up messages for a signing device (pi-7) to a peer daemon that has
+ * hand, put, state and sync v2 messages (posing as a hub) for a signing device (pi-7) to a peer daemon that has
  * pi-7's public key (`--keys`, `--follow-state`). Forged updates (wrong key, a genuine signature
  * on another state or value, no signature) are refused and counted on every path; genuine
  * signed ones from the same source, in the same messages, are applied; updates of sources
@@ -83,10 +83,22 @@ test('a peer with the device\'s key refuses forged updates from a compromised br
   await pub('state/pi-7/e', { v: 'unsigned', s, src: 'pi-7' });
   // A source without a key is not checked (no --require-signed).
   await pub('state/legacy/x', { v: 'old device', s, src: 'legacy' });
-  // A catch-up answer mixing a genuine update, a forged rewrite of `a`, and an unsigned legacy one:
+  await until(async () => (await counter('rejected.HAMSYNC_ERR_SIGNATURE')) >= 4, { what: 'four refusals counted (puts and state)' });
+  // The attacker also poses as a v2 hub: it announces one, and answers the peer's sync request
+  // with a page mixing a genuine update, a forged rewrite of `a`, and an unsigned legacy one:
   // the forged one is refused alone.
+  const requests: { id: string }[] = [];
+  mallory.on('message', (topic, payload) => {
+    if (topic === `hamsync/${ns}/sync/req/${peerId}`) requests.push(JSON.parse(payload.toString()) as { id: string });
+  });
+  await mallory.subscribeAsync(`hamsync/${ns}/sync/req/${peerId}`, { qos: 1 });
+  await mallory.publishAsync(`hamsync/${ns}/hub`, JSON.stringify({ pv: 2, hub: 'mallory-hub', epoch: 1 }), { qos: 1 });
+  const req = await until(() => requests[0], { what: 'the peer asked the posing hub' });
   const f = signedBy(PI7, 'pi-7/f', s, { ok: true });
-  await pub(`sync/res/${peerId}`, { pv: 1, id: 'forged-answer', u: [{ ...f, src: 'pi-7' }, { k: 'pi-7/a', v: 666, s: s + 2000, src: 'pi-7', g: a.g }, { k: 'legacy/y', v: 2, s, src: 'legacy' }], done: true });
+  await pub(`sync/res/${peerId}`, {
+    pv: 2, id: req.id, n: 1, hub: 'mallory-hub', epoch: 1, mode: 'snapshot', snap: true, to: 3, head: 3,
+    u: [{ ...f, src: 'pi-7' }, { k: 'pi-7/a', v: 666, s: s + 2000, src: 'pi-7', g: a.g }, { k: 'legacy/y', v: 2, s, src: 'legacy' }],
+  });
 
   await until(async () => (await counter('rejected.HAMSYNC_ERR_SIGNATURE')) >= 5, { what: 'five refusals counted' });
   for (const [k, w] of [['pi-7/a', a], ['pi-7/d', d], ['pi-7/f', f]] as const) {

@@ -198,7 +198,9 @@ test('--require-signed on the broker: keys from --keys only; unsigned puts of un
   const hub = await startBroker(h, 'strict-hub', ['--keys', keysFile, '--require-signed']);
   const pi7 = await startDaemon(h, 'pi-7', hub.url, ['--signing-key', keyFile]);
   // A device without a signing key: its put is refused (no PUBACK, disconnect), kept in its outbox.
-  const legacy = await startDaemon(h, 'legacy', hub.url, ['--keys', keysFile]);
+  // Peer mode: a device whose every put is refused is disconnected at each try, so a hub feed
+  // would restart at each reconnect; the put topics reach it through its persistent session.
+  const legacy = await startDaemon(h, 'legacy', hub.url, ['--keys', keysFile, '--sync', 'peer']);
   await putApi(pi7.http, [{ k: 'pi-7/a', v: 1 }]);
   await putApi(legacy.http, [{ k: 'legacy/a', v: 1 }]);
   await until(async () => getKey(legacy.http, 'pi-7/a'), { what: 'the signed put relayed' });
