@@ -61,6 +61,8 @@ const CASES: Case[] = [
   ['MQTT-3.1.2-1', 'unknown protocol name', [connect('MQXX', 4, 0x02, 'mqxx')], 'closed'],
   ['MQTT-3.1.2-3', 'reserved connect flag set', [connect('MQTT', 4, 0x03, 'rsv')], 'closed'],
   ['MQTT-3.1.2-14', 'will QoS 3', [connect('MQTT', 4, 0x1e, 'wq3', Buffer.concat([str('a/b'), str('x')]))], 'closed'],
+  ['MQTT-3.3.2-2', 'a will topic with a wildcard', [connect('MQTT', 4, 0x06, 'wt+', Buffer.concat([str('a/+'), str('x')]))], 'closed'],
+  ['MQTT-1.5.3-2', 'U+0000 in a will topic', [connect('MQTT', 4, 0x06, 'wt0', Buffer.concat([str('a\u0000b'), str('x')]))], 'closed'],
   ['MQTT-3.1.2-22', 'a password without a user name', [connect('MQTT', 4, 0x42, 'pw', str('secret'))], 'closed'],
   ['MQTT-1.5.3-2', 'U+0000 in the client id', [connect('MQTT', 4, 0x02, 'a\u0000b')], 'closed'],
   ['MQTT-1.5.3-1', 'invalid UTF-8 in the client id', [connect('MQTT', 4, 0x02, Buffer.from([0x61, 0xc3, 0x28]))], 'closed'],

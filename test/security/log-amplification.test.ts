@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import mqtt from 'mqtt';
 import { startBroker } from '../../broker/server.js';
 import { hashPassword, saveUsers } from '../../src/auth/users.js';
 import { createLogger } from '../../src/log.js';
 import { frame, loginPacket, str } from '../helpers/mqtt-bytes.js';
+import { granted } from '../helpers/suback.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 
@@ -64,4 +66,35 @@ test('a huge client id is refused at CONNECT; 300 denied filters log a few hundr
   assert.ok(hugeBytes < 2048, `the refused CONNECT logged ${hugeBytes} bytes`);
   assert.ok(normalBytes < 4096, `300 denied filters logged ${normalBytes} bytes`);
   for (const line of lines) assert.ok(line.length < 2048, `a log line of ${line.length} characters: ${line.slice(0, 200)}`);
+});
+
+test('hub refusals are thinned per client: 300 refused subscriptions and 300 rejected publishes from one client log about a line a second each', { timeout: 60_000 }, async (t) => {
+  const lines: { msg: string; client?: string }[] = [];
+  const log = createLogger('warn', {}, (line) => lines.push(JSON.parse(line) as { msg: string; client?: string }));
+  // An open broker: the hub's own refusals (namespace not served), not the ACL's.
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: tempDir(t), log });
+  t.after(() => broker.close());
+  const connect = async (clientId: string): Promise<mqtt.MqttClient> => {
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId, reconnectPeriod: 0 });
+    t.after(() => c.endAsync(true).catch(() => undefined));
+    return c;
+  };
+  const flooder = await connect('flooder');
+  const t0 = performance.now();
+  const refusedFilters = await granted(flooder, Array.from({ length: 300 }, (_, i) => `hamsync/other/state/${i}`));
+  assert.deepEqual(new Set(refusedFilters), new Set([128]));
+  // Rejected messages are acknowledged: each PUBACK says the broker handled (and rejected) one.
+  await Promise.all(Array.from({ length: 300 }, (_, i) => flooder.publishAsync(`hamsync/other/presence/d${i}`, '{"pv":1,"online":true}', { qos: 1 })));
+  const elapsedMs = performance.now() - t0;
+  assert.equal(broker.hub.counters.get('subscriptions.refused'), 300);
+  assert.equal(broker.hub.counters.get('rejected.HAMSYNC_ERR_TOPIC'), 300);
+  // The throttle allows one line per client and kind per second.
+  const most = 1 + Math.ceil(elapsedMs / 1000);
+  const of = (msg: string, client: string): number => lines.filter((l) => l.msg === msg && l.client === client).length;
+  assert.ok(of('subscribe refused', 'flooder') >= 1 && of('subscribe refused', 'flooder') <= most, `${of('subscribe refused', 'flooder')} "subscribe refused" lines in ${elapsedMs.toFixed(0)} ms`);
+  assert.ok(of('message rejected', 'flooder') >= 1 && of('message rejected', 'flooder') <= most, `${of('message rejected', 'flooder')} "message rejected" lines in ${elapsedMs.toFixed(0)} ms`);
+  // Another client's refusal is not hidden by the flood: it has a line of its own at once.
+  const other = await connect('other');
+  assert.deepEqual(await granted(other, ['hamsync/other/state/#']), [128]);
+  assert.equal(of('subscribe refused', 'other'), 1);
 });

@@ -117,3 +117,22 @@ test('login gate: an unknown user derives nothing yet takes about as long as a w
   // A client gone while it waited is not checked.
   assert.equal(await gate.check(record, Buffer.from('right'), () => false), 'gone');
 });
+
+test('login gate: never more than `concurrency` password checks at once, however many checks came before', async () => {
+  const record = await hashPassword('right');
+  // A check holds its turn from the moment it is asked whether its client is alive until its derivation ends.
+  let inTurn = 0;
+  let most = 0;
+  const gate = new LoginGate({ concurrency: 2, maxWaiting: 100 }, () => inTurn--);
+  const alive = (): boolean => {
+    most = Math.max(most, ++inTurn);
+    return true;
+  };
+  // Two waves: the second comes after the first (2 running, 2 waiting) has drained the queue.
+  for (const wave of [4, 6]) {
+    const verdicts = await Promise.all(Array.from({ length: wave }, () => gate.check(record, Buffer.from('wrong'), alive)));
+    assert.deepEqual(verdicts, Array.from({ length: wave }, () => 'bad'));
+    assert.equal(inTurn, 0);
+  }
+  assert.equal(most, 2, `${most} checks ran at once`);
+});
