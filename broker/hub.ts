@@ -80,7 +80,9 @@ export class Hub {
     this.verify = new PutVerify(options.keyring ?? new Keyring(), options.requireSigned ?? false, this.counters, this.log, this.refusals, commit);
     const put = new PutPath(replica, wire, rate, this.refusals, this.verify);
     const retained = new RetainedBudget(options.retained);
-    const sync = new SyncHub({ ns: this.ns, replica, wire, publisher: this.publisher, counters: this.counters, log: this.log, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX });
+    const sync = new SyncHub({ ns: this.ns, replica, wire, publisher: this.publisher, counters: this.counters, log: this.log, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
+      reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
+    });
     this.sync = sync;
     this.routes = {
       ns: this.ns,

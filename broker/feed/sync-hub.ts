@@ -23,6 +23,8 @@ export interface SyncHubOptions {
   log: Logger;
   /** Change log entries kept (`--sync-log-max`). */
   logMax: number;
+  /** Rejects a message (broker/refusals.ts): counted, logged, never forwarded. */
+  reject: (client: Client | null, packet: PublishPacket, code: string, reason: string) => void;
 }
 
 export interface SyncStatus {
@@ -58,7 +60,7 @@ export class SyncHub {
       replica: o.replica, log, identity: this.identity, publisher: o.publisher, counters: o.counters, logger: o.log,
       bounds: PAGE_BOUNDS, window: 4, emptyEvery: 10_000, emptyAfterMs: 5000, now: () => performance.now(),
     });
-    this.requests = new SyncRequests(o.ns, o.wire, this.identity, log, this.feeds, o.publisher, o.counters, o.log);
+    this.requests = new SyncRequests(o.ns, o.wire, this.identity, log, this.feeds, o.publisher, o.counters, o.log, o.reject);
     this.retention = new LogRetention(log, o.logMax, o.counters, o.log);
     o.replica.on('head', this.onHead);
   }

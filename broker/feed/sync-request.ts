@@ -29,8 +29,9 @@ export function resumePoint(at: SyncAt | undefined, identity: HubIdentity, log: 
 }
 
 /**
- * Answers `hamsync/<ns>/sync/req/<device>` (protocol v2): a v1 request, one over the device's
- * request rate, or a malformed one gets an error message on `sync/res/<device>` (counted as
+ * Answers `hamsync/<ns>/sync/req/<device>` (protocol v2): a payload that is not a JSON object is
+ * rejected (broker/refusals.ts: counted, never forwarded, no answer: it has no id); a v1 request,
+ * one over the device's request rate, or a malformed v2 one gets an error message on `sync/res/<device>` (counted as
  * `sync.refused.<code>`, logged at most once a second per code and device); a valid one starts the
  * device's feed, resumed or from a snapshot.
  */
@@ -47,6 +48,7 @@ export class SyncRequests {
     private readonly publisher: Publisher,
     private readonly counters: Counters,
     private readonly logger: Logger,
+    private readonly reject: (client: Client | null, packet: PublishPacket, code: string, reason: string) => void,
   ) {}
 
   handle(client: Client | null, packet: PublishPacket, device: string): void {
@@ -57,7 +59,8 @@ export class SyncRequests {
       ({ version, id } = syncRequestVersion(payload, this.wire));
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
-      return this.refuse(client, device, '', err.code, err.message);
+      // Not a JSON object: no id to answer to; rejected like any bad message (counted, never forwarded).
+      return this.reject(client, packet, err.code, err.message);
     }
     if (!this.rate.take(device, 1)) {
       return this.refuse(client, device, id ?? '', 'HAMSYNC_ERR_RATE', `over the sync request rate (a burst of ${SYNC_REQUEST_RATE.burst}, then one per ${1 / SYNC_REQUEST_RATE.perSecond} s); ask again later`);

@@ -25,6 +25,13 @@ test('a v1 catch-up request gets HAMSYNC_ERR_PROTOCOL; a malformed v2 one HAMSYN
   assert.deepEqual([f.errors[1]?.id, f.errors[1]?.code], ['bad', 'HAMSYNC_ERR_PAYLOAD']);
   assert.equal(f.pages.length, 0);
   assert.equal(b.hub.sync.status().feeds, 0);
+
+  // Not JSON: rejected like any bad message (no id to answer to); the next request's page is the marker.
+  await f.client.publishAsync(topics.syncRequest(NS, 'old'), 'nope', { qos: 1 });
+  assert.equal(b.hub.counters.get('rejected.HAMSYNC_ERR_PAYLOAD'), 1);
+  await f.request('good', ['#']);
+  await f.waitPages('good', 1);
+  assert.equal(f.errors.length, 2, 'no error answer for the unparseable request');
 });
 
 test('sync requests over the per-device rate: the 11th quick one gets HAMSYNC_ERR_RATE, counted, logged thinned', { timeout: 30_000 }, async (t) => {
