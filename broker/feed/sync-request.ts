@@ -82,11 +82,6 @@ export class SyncRequests {
 
   private refuse(client: Client | null, device: string, id: string, code: string, message: string): void {
     this.counters.inc(`sync.refused.${code}`);
-    // A malformed request is also a rejected message, counted like any other (docs/PROTOCOL.md "Rejections").
-    if (code === 'HAMSYNC_ERR_PAYLOAD' || code === 'HAMSYNC_ERR_TOO_LARGE') {
-      this.counters.inc('messages.rejected');
-      this.counters.inc(`rejected.${code}`);
-    }
     this.publisher.publish(topics.syncResponse(this.ns, device), encodeSyncError({ id, code, message }), false);
     const line = this.logThrottle.take(`${code}\u0000${device}`);
     if (line) this.logger.warn('sync request refused', { code, reason: message, device: clip(device), client: clip(client?.id), ...suppressedField(line) });

@@ -130,11 +130,8 @@ test('bad messages are acknowledged, rejected with the right code, not stored an
   await sleep(200);
   // Same publisher, in order: had any bad message been forwarded it would have arrived before
   // the valid put. (The state may be published before or after the put is forwarded.)
-  // The one other message is the hub's coded answer to the malformed sync request, to its device only.
-  const answers = watcher.messages.filter((m) => m.topic === 'hamsync/default/sync/res/d1');
-  assert.deepEqual(answers.map((m) => (m.json as { err?: { code?: string } }).err?.code), ['HAMSYNC_ERR_PAYLOAD'], 'the malformed sync request was answered with its code');
   assert.deepEqual(
-    watcher.messages.filter((m) => !answers.includes(m)).map((m) => m.topic).sort(),
+    watcher.messages.map((m) => m.topic).sort(),
     [PUT, 'hamsync/default/state/ok/after'],
     `only the valid put and its state may reach subscribers; got ${watcher.messages.map((m) => `${m.topic} ${m.text.slice(0, 80)}`).join(' | ')}`,
   );
