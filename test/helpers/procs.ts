@@ -38,6 +38,8 @@ export interface Launch {
   /** Added to childEnv(). */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Another copy of the built CLI entry point to run instead of CLI. */
+  cli?: string;
 }
 
 export interface Exit {
@@ -93,7 +95,7 @@ export class Proc {
     launch: Launch = {},
   ) {
     const [cmd, ...pre] = [...(launch.prefix ?? []), process.execPath];
-    this.child = spawn(cmd as string, [...pre, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...childEnv(), ...launch.env }, ...(launch.cwd ? { cwd: launch.cwd } : {}) });
+    this.child = spawn(cmd as string, [...pre, launch.cli ?? CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...childEnv(), ...launch.env }, ...(launch.cwd ? { cwd: launch.cwd } : {}) });
     this.child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       this.stdout += s;
     });

@@ -8,10 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { api, Harness, runCli, uniqueId, type Launch } from '../helpers/procs.js';
+import { api, CLI, Harness, runCli, uniqueId, type Launch } from '../helpers/procs.js';
 import { noSkip, skipUnlessTools } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 
@@ -83,7 +84,27 @@ function stateDir(dir: string): string {
   return dir;
 }
 
-const asNobody = (env: NodeJS.ProcessEnv, cwd: string): Launch => ({ prefix: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'], env, cwd });
+/**
+ * The CLI where uid 65534 can run it: this checkout when every directory above it lets others
+ * through, else (a clone under a 0700 temp dir, as CI runners may make) a copy of its dist,
+ * node_modules and package.json in a world-readable temp dir, removed after the test.
+ */
+function cliForNobody(t: { after: (fn: () => void) => void }): string {
+  const root = path.resolve(CLI, '..', '..', '..', '..');
+  let open = true;
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) open = false;
+    if (path.dirname(dir) === dir) break;
+  }
+  if (open) return CLI;
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'hamsync-nobody-'));
+  fs.chmodSync(copy, 0o755);
+  t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
+  for (const part of ['dist', 'node_modules', 'package.json']) fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true, dereference: true });
+  return path.join(copy, path.relative(root, CLI));
+}
+
+const asNobody = (env: NodeJS.ProcessEnv, cwd: string, cli: string): Launch => ({ prefix: ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'], env, cwd, cli });
 
 function uidOf(pid: number | undefined): number {
   const m = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
@@ -117,6 +138,7 @@ async function rootSecrets(h: Harness, password: string): Promise<{ base: string
 
 test('both units\' command lines, as uid 65534 with LoadCredential= copies of root-only secrets, read their users file and signing key', { skip, timeout: 90_000 }, async (t) => {
   const h = new Harness(t);
+  const cli = cliForNobody(t);
   const password = uniqueId('pw-');
   const { base, etc, store, pub } = await rootSecrets(h, password);
 
@@ -127,7 +149,7 @@ test('both units\' command lines, as uid 65534 with LoadCredential= copies of ro
   const brokerCreds = path.join(base, 'creds-broker');
   layOutCredentials(store, brokerCreds, credentialIds('hamsync-broker.service'));
   const brokerEnv = { CREDENTIALS_DIRECTORY: brokerCreds, STATE_DIRECTORY: stateDir(path.join(base, 'state-broker')) };
-  const broker = h.spawn('broker', execStartArgs('hamsync-broker.service', etc), asNobody(brokerEnv, base));
+  const broker = h.spawn('broker', execStartArgs('hamsync-broker.service', etc), asNobody(brokerEnv, base, cli));
   const { port } = await broker.listening();
   assert.equal(uidOf(broker.child.pid), NOBODY, 'the broker runs as uid 65534');
   const url = `mqtt://127.0.0.1:${String(port)}`;
@@ -147,7 +169,7 @@ test('both units\' command lines, as uid 65534 with LoadCredential= copies of ro
   const daemonCreds = path.join(base, 'creds-daemon');
   layOutCredentials(store, daemonCreds, credentialIds('hamsync.service'));
   const daemonEnv = { CREDENTIALS_DIRECTORY: daemonCreds, STATE_DIRECTORY: stateDir(path.join(base, 'state-daemon')), HAMSYNC_PASSWORD: password };
-  const daemon = h.spawn('daemon', execStartArgs('hamsync.service', etc), asNobody(daemonEnv, base));
+  const daemon = h.spawn('daemon', execStartArgs('hamsync.service', etc), asNobody(daemonEnv, base, cli));
   const { http } = await daemon.listening();
   assert.equal(uidOf(daemon.child.pid), NOBODY, 'the daemon runs as uid 65534');
   const statusUrl = `127.0.0.1:${String(http)}`;
@@ -162,6 +184,7 @@ test('both units\' command lines, as uid 65534 with LoadCredential= copies of ro
 
 test('without credentials, a root-owned 0600 secret is a one-line coded error naming the file, not a stack trace', { skip, timeout: 60_000 }, async (t) => {
   const h = new Harness(t);
+  const cli = cliForNobody(t);
   const { base, etc, store } = await rootSecrets(h, 'pw');
   // The secrets where an operator would first put them: beside the config, root's, mode 0600.
   for (const f of ['hamsync.users.json', 'hamsync.signing.key']) fs.copyFileSync(path.join(store, f), path.join(etc, f));
@@ -177,7 +200,7 @@ test('without credentials, a root-owned 0600 secret is a one-line coded error na
   ];
   for (const c of cases) {
     const args = execStartArgs(c.unit, etc).map((a) => (c.config && a.endsWith('/hamsync.yaml') ? path.join(etc, c.config) : a));
-    const r = await runCli(args, 20_000, asNobody({ STATE_DIRECTORY: c.state }, base));
+    const r = await runCli(args, 20_000, asNobody({ STATE_DIRECTORY: c.state }, base, cli));
     assert.equal(r.code, 1, `${c.unit}: exit ${String(r.code)}; stderr: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, `${c.unit}: one line on stderr, got:\n${r.stderr}`);
