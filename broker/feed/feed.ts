@@ -155,7 +155,10 @@ export class Feed {
     if (page.rows.length > 0 || this.sent === 0 || this.sinceReport >= this.ctx.emptyEvery || this.ctx.now() - this.lastPageAt >= this.ctx.emptyAfterMs) {
       this.send(page.rows, false, this.pos);
     }
-    return this.pos < log.head;
+    if (this.pos < log.head) return true;
+    // Caught up with entries scanned but not reported: an empty page reports them within emptyAfterMs.
+    this.idle();
+    return false;
   }
 
   /** Caught up: if entries were scanned but not reported, an empty page reports them within `emptyAfterMs`. */

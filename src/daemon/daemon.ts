@@ -63,6 +63,7 @@ export class Daemon {
     const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, clockReference: guard, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
       lock: 'daemon', owner: { role: 'daemon', id: config.id, ns: config.ns } });
     if (replica.clock instanceof WallClock) guard.bind(replica.clock);
+    if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: config.dataDir });
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     try {
       await resignOutbox(replica.outbox(), config.id, signing.signer, log);
