@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: resolver decisions/s (hamsync vs GUN's HAM), replica ingest updates/s
  * (vs raw lmdb-js puts of the same records), the MQTT hub vs plain Aedes (throughput, latency),
- * replay vs a raw range scan, and peak RSS, printed as one table.
+ * replay vs a raw range scan, the sync v2 fleet (1,000 devices, 20 followers, a backlog catch-up;
+ * fleet.ts), and peak RSS, printed as one table.
  *
  * A script, not a test. `node --test dist/test/` also picks up this file: it then exits at once.
  * Sizes scale with BENCH_SCALE (default 1; e.g. 0.1 for a smoke run).
@@ -9,6 +10,7 @@
 import { disagreements, loadGun, makeVectors, measure, runGun, runHam, runHamCanonical } from './resolver.js';
 import { benchBroker } from './broker.js';
 import { benchReplay } from './replay.js';
+import { benchFleet } from './fleet.js';
 import { COMMITS_IN_FLIGHT, makeRecords, rawPipelined, rawNewRows, rawStrict, replicaPipelined, replicaStrict, UPDATES_PER_COMMIT_WAIT } from './ingest.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -141,13 +143,18 @@ async function main(): Promise<void> {
   gc();
   for (const r of await benchReplay(Math.round(1_000_000 * SCALE))) rows.push({ section: 'replay (rows/s)', what: r.what, rate: r.rate, vs: r.vs });
 
+  // (f) Fleet: sync v2 with 1,000 devices and 20 following daemons, and a backlog catch-up (child processes).
+  const fleet = await benchFleet();
+  for (const r of fleet.rows) rows.push({ section: 'fleet: sync v2 (v2 figures only; v1 cannot run in this tree)', what: r.what, rate: r.rate, vs: r.vs });
+  notes.push(...fleet.notes);
+
   // (c) Memory.
   rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
   rows.push({ section: 'memory', what: 'peak RSS, whole run', rate: mib(process.resourceUsage().maxRSS), vs: 'incl. resolver vectors held in memory' });
 
   // Print in the order (a) resolver, (b) ingest, (c) memory, whatever order they ran in.
   const rank = (text: string): number =>
-    text.startsWith('resolver') || text.startsWith('WARNING') ? 0 : text.startsWith('memory') ? 4 : text.startsWith('mqtt') ? 2 : text.startsWith('replay') ? 3 : 1;
+    text.startsWith('resolver') || text.startsWith('WARNING') ? 0 : text.startsWith('memory') ? 5 : text.startsWith('mqtt') ? 2 : text.startsWith('replay') ? 3 : text.startsWith('fleet') ? 4 : 1;
   printTable(rows.sort((x, y) => rank(x.section) - rank(y.section)));
   for (const n of notes.sort((x, y) => rank(x) - rank(y))) console.log(`- ${n}`);
   console.log(`- node ${process.version}, ${(Date.now() - started) / 1000} s total`);
