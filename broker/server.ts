@@ -149,7 +149,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const violationLog = new LogThrottle();
   // Every connection goes through the size gate before Aedes' parser sees a byte, and every
   // parsed packet through the MQTT conformance checks before Aedes handles it.
+  // Every open connection, also those that never sent a CONNECT (Aedes knows only clients that did):
+  // closing the broker ends them all, else a listener's close waits for them.
+  const streams = new Set<Duplex>();
   const handle = (stream: Duplex, cn: string | undefined, req?: IncomingMessage): void => {
+    streams.add(stream);
+    stream.once('close', () => streams.delete(stream));
     const gated = new GatedStream(stream, {
       maxPacketBytes,
       maxQueuedBytes,
@@ -192,6 +197,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     wss?.close();
     http?.closeAllConnections();
     await new Promise<void>((r) => aedes.close(() => r()));
+    for (const s of streams) s.destroy();
+    streams.clear();
     await Promise.all(closed);
     await hub.detach();
     await replica.close();
