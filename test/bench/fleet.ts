@@ -24,6 +24,7 @@ import { connectMqtt, historyOf, statusOf } from '../helpers/procs.js';
 import { percentile, procCpuMs, procStatusKiB, publishPuts, syncOf } from '../helpers/v2.js';
 import { until } from '../helpers/wait.js';
 import { Kid, RssSampler, startAedes, startDaemon, startDevices, startHub } from './fleet-procs.js';
+import { median } from './stats.js';
 
 export interface FleetRow {
   what: string;
@@ -46,11 +47,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const mibOf = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 function spread(xs: number[], show: (n: number) => string): string {
   return `runs: ${xs.map(show).join(', ')}`;
