@@ -15,7 +15,7 @@
 import type { MqttClient } from 'mqtt';
 import { CountingProxy } from '../helpers/count-proxy.js';
 import { connectMqtt, getKey, statusOf } from '../helpers/procs.js';
-import { gcHookEnv, procCpuMs, procStatusKiB, publishPuts } from '../helpers/v2.js';
+import { gcHookEnv, procCpuMs, procStatusKiB, publishPuts, syncOf } from '../helpers/v2.js';
 import { until } from '../helpers/wait.js';
 import { startDaemon, startHub, type Kid } from './fleet-procs.js';
 import { SAT_PER_PHASE, Workload } from './protocol-load.js';
@@ -35,6 +35,8 @@ export interface ProtocolRun {
   offlineGrowthKiB: number;
   catchUpBytes: number;
   catchUpMs: number;
+  /** How the catch-up started, from sat's sync status (`resume`, `snapshot`; v1 has none: `-`). */
+  catchUpMode: string;
 }
 
 export const LIVE_PER_PUT = 10;
@@ -100,7 +102,8 @@ export async function protocolRun(build: Build, updates: number): Promise<Protoc
     kids.push(sat.kid);
     await synced(sat.http, `${build.label} sat's catch-up`, build.catchUpUpdates(SAT_PER_PHASE, SAT_PER_PHASE), load.lastSat);
     const catchUpMs = performance.now() - proxy.connectedAt;
-    return { liveBytes, hubCpuUsPerUpdate, offlineGrowthKiB, catchUpBytes: proxy.down, catchUpMs };
+    const catchUpMode = syncOf(await statusOf(sat.http)).last ?? '-';
+    return { liveBytes, hubCpuUsPerUpdate, offlineGrowthKiB, catchUpBytes: proxy.down, catchUpMs, catchUpMode };
   } finally {
     await pub?.endAsync(true).catch(() => undefined);
     for (const k of kids.reverse()) await k.stop();

@@ -46,7 +46,7 @@ const V2: Build = { label: 'v2', cli: CLI, catchUpUpdates: (_online, offline) =>
 /** A v1 build: its catch-up answer holds every sat key, and its session replays each sat put made while sat was away. */
 function v1Build(dir: string): Build {
   const cli = join(resolve(dir), 'dist/src/cli/main.js');
-  const fix = `build it with \`test/bench/build-v1.sh ${dir}\` (docs/bench.md)`;
+  const fix = "build one with `test/bench/build-v1.sh DIR` and set HAMSYNC_BENCH_V1=DIR (docs/bench.md)";
   if (!existsSync(cli)) throw new Error(`HAMSYNC_BENCH_V1=${dir}: there is no ${cli}; ${fix}`);
   const help = spawnSync(process.execPath, [cli, 'daemon', '--help'], { encoding: 'utf8' });
   if (help.status !== 0) throw new Error(`HAMSYNC_BENCH_V1=${dir}: \`${cli} daemon --help\` exited ${String(help.status)}: ${help.stderr.slice(0, 300)}`);
@@ -91,7 +91,8 @@ export async function benchProtocol(): Promise<{ rows: ProtocolRow[]; notes: str
     `protocol: N = ${n.toLocaleString('en-US')} (HAMSYNC_BENCH_N), ${runs} runs of each build (HAMSYNC_BENCH_RUNS), alternating v1, v2; v1 = ${v1.cli} (commit ${V1_COMMIT}), ${Math.round((Date.now() - started) / 1000)} s in all. ` +
       `Per run: a fresh hub (--rate-limit 0) and daemon sat --subscribe 'sat/#' behind a counting proxy; pi-1 publishes N updates in puts of ${LIVE_PER_PUT} while sat is online, then N one-update puts while it is stopped, ${SAT_PER_PHASE} of each phase's puts carrying a sat/ update; then sat restarts.`,
     'protocol: hub CPU over the live phase (first put to sat holding the last sat update); RssAnon read after full GCs in the hub (SIGUSR2, test/helpers/gc-hook.ts) before and after the offline puts; ' +
-      'catch-up ends when sat has completed a sync, replicated what the build sends it and holds the last sat update.',
+      'catch-up ends when sat has completed a sync, replicated what the build sends it (v1: its catch-up answer of every sat key plus its session\'s replay of each sat put made meanwhile; v2: the sat updates after its position) and holds the last sat update. ' +
+      `v2 catch-ups began as: ${results.v2.map((r) => r.catchUpMode).join(', ')}.`,
   ];
   return { rows, notes };
 }
