@@ -1,7 +1,8 @@
 /**
- * Child processes for the fleet bench: the hub (`hamsync broker`), daemons, a plain Aedes
- * (broker.ts `--serve aedes`) and the simulated devices (fleet-devices.ts), each read line by
- * line on stdout; and /proc samplers of CPU and RSS.
+ * Child processes for the fleet and protocol benches: the hub (`hamsync broker`), daemons, a
+ * plain Aedes (broker.ts `--serve aedes`) and the simulated devices (fleet-devices.ts), each read
+ * line by line on stdout; and /proc samplers of CPU and RSS. Hub and daemon run this checkout's
+ * CLI unless given another entry point (the protocol bench's v1 build).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,15 +13,15 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { procStatusKiB } from '../helpers/v2.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const AEDES = fileURLToPath(new URL('./broker.js', import.meta.url));
 const DEVICES = fileURLToPath(new URL('./fleet-devices.js', import.meta.url));
 
-function env(): NodeJS.ProcessEnv {
+function env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const e = { ...process.env };
   delete e.NODE_TEST_CONTEXT;
   for (const k of Object.keys(e)) if (k.startsWith('HAMSYNC_')) delete e[k];
-  return e;
+  return { ...e, ...extra };
 }
 
 /** One child: stdin for commands, stdout as JSON lines, stderr kept (the end) for errors. */
@@ -32,8 +33,9 @@ export class Kid {
   stderr = '';
   dirs: string[] = [];
 
-  constructor(readonly name: string, args: string[]) {
-    this.child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env() });
+  /** `extra`: environment variables on top of ours (HAMSYNC_* removed). */
+  constructor(readonly name: string, args: string[], extra: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env(extra) });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       try {
         this.lines.push(JSON.parse(line) as unknown);
@@ -98,10 +100,17 @@ export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `hamsync-bench-fleet-${label}-`));
 }
 
+/** Which build of the CLI a hub or daemon runs, and extra environment for it. */
+export interface CliOptions {
+  /** dist/src/cli/main.js of a build (default: this checkout's). */
+  cli?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** `hamsync broker` on a fresh temp dir; resolves with its port. */
-export async function startHub(args: string[] = []): Promise<{ kid: Kid; port: number }> {
+export async function startHub(args: string[] = [], options: CliOptions = {}): Promise<{ kid: Kid; port: number }> {
   const dir = tempDir('hub');
-  const kid = new Kid('hub', [CLI, 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir, '--log-level', 'warn', ...args]);
+  const kid = new Kid('hub', [options.cli ?? CLI, 'broker', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir, '--log-level', 'warn', ...args], options.env);
   kid.dirs.push(dir);
   const l = await kid.line<{ port: number }>('listening');
   return { kid, port: l.port };
@@ -116,9 +125,9 @@ export async function startAedes(): Promise<{ kid: Kid; port: number }> {
 }
 
 /** `hamsync daemon` on a fresh (or given) temp dir; resolves with its HTTP address. */
-export async function startDaemon(id: string, broker: string, subscribe: string[], dataDir?: string): Promise<{ kid: Kid; http: string; dataDir: string }> {
+export async function startDaemon(id: string, broker: string, subscribe: string[], dataDir?: string, options: CliOptions = {}): Promise<{ kid: Kid; http: string; dataDir: string }> {
   const dir = dataDir ?? tempDir(id);
-  const kid = new Kid(id, [CLI, 'daemon', '--id', id, '--broker', broker, '--data-dir', dir, '--http', '127.0.0.1:0', '--log-level', 'warn', '--reconnect-max', '2s', ...subscribe.flatMap((f) => ['--subscribe', f])]);
+  const kid = new Kid(id, [options.cli ?? CLI, 'daemon', '--id', id, '--broker', broker, '--data-dir', dir, '--http', '127.0.0.1:0', '--log-level', 'warn', '--reconnect-max', '2s', ...subscribe.flatMap((f) => ['--subscribe', f])], options.env);
   const l = await kid.line<{ http: number }>('listening');
   return { kid, http: `127.0.0.1:${l.http}`, dataDir: dir };
 }

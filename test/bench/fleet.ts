@@ -15,7 +15,7 @@
  *      1,000,000, HAMSYNC_BENCH_BACKLOG to change it) in puts of 100; restarted, it catches up
  *      (status backlog 0): updates/s, hub peak RSS during the catch-up, daemon peak RSS.
  *
- * Comparison with protocol v1 is not possible in the same tree: v2 figures only.
+ * No protocol v1 run here: the v1 comparison is the protocol section's (protocol.ts).
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { connectMqtt, historyOf, statusOf } from '../helpers/procs.js';
 import { percentile, procCpuMs, procStatusKiB, publishPuts, syncOf } from '../helpers/v2.js';
 import { until } from '../helpers/wait.js';
 import { Kid, RssSampler, startAedes, startDaemon, startDevices, startHub } from './fleet-procs.js';
+import { median } from './stats.js';
 
 export interface FleetRow {
   what: string;
@@ -46,11 +47,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const mibOf = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 function spread(xs: number[], show: (n: number) => string): string {
   return `runs: ${xs.map(show).join(', ')}`;
@@ -182,7 +178,7 @@ export async function benchFleet(): Promise<{ rows: FleetRow[]; notes: string[] 
       `${WARM_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured; ${REPS} runs each of plain Aedes and the hub, alternating; medians. Publish errors: ${errors}.`,
     'fleet put -> interested daemon: the daemon\'s history rx (its replica clock when it resolved the update) minus the update\'s state (the device\'s clock at send); one sample per put.',
     `fleet catch-up: ${fmt(BACKLOG)} updates in puts of ${BACKLOG_PER_PUT} on ${fmt(BACKLOG_KEYS)} keys while the daemon was stopped; restart to status backlog 0 (HAMSYNC_BENCH_BACKLOG to change N).`,
-    'fleet: protocol v1 cannot run in this tree: these are v2 figures only, with plain Aedes as the in-run baseline for the fleet.',
+    'fleet: v2 figures, with plain Aedes as the in-run baseline; the comparison with protocol v1 is the protocol section\'s (HAMSYNC_BENCH_V1, docs/bench.md).',
   ];
   return { rows, notes };
 }

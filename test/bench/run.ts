@@ -2,7 +2,9 @@
  * `npm run bench`: resolver decisions/s (hamsync vs GUN's HAM), replica ingest updates/s
  * (vs raw lmdb-js puts of the same records), the MQTT hub vs plain Aedes (throughput, latency),
  * replay vs a raw range scan, the sync v2 fleet (1,000 devices, 20 followers, a backlog catch-up;
- * fleet.ts), and peak RSS, printed as one table.
+ * fleet.ts), v2 against a protocol v1 build in the same run (protocol.ts; needs HAMSYNC_BENCH_V1),
+ * and peak RSS, printed as one table. HAMSYNC_BENCH_ONLY=<section>[,<section>…] runs only those
+ * sections (resolver, ingest, mqtt, replay, fleet, protocol); see docs/bench.md.
  *
  * A script, not a test. `node --test dist/test/` also picks up this file: it then exits at once.
  * Sizes scale with BENCH_SCALE (default 1; e.g. 0.1 for a smoke run).
@@ -11,6 +13,8 @@ import { disagreements, loadGun, makeVectors, measure, runGun, runHam, runHamCan
 import { benchBroker } from './broker.js';
 import { benchReplay } from './replay.js';
 import { benchFleet } from './fleet.js';
+import { benchProtocol, PROTOCOL_SECTION } from './protocol.js';
+import { median } from './stats.js';
 import { COMMITS_IN_FLIGHT, makeRecords, rawPipelined, rawNewRows, rawStrict, replicaPipelined, replicaStrict, UPDATES_PER_COMMIT_WAIT } from './ingest.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -29,6 +33,18 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
 
+const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol'] as const;
+
+/** The sections HAMSYNC_BENCH_ONLY names (all when unset); an unknown name is an error naming it. */
+function selected(): Set<string> {
+  const text = process.env.HAMSYNC_BENCH_ONLY ?? '';
+  const names = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const name of names) {
+    if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`HAMSYNC_BENCH_ONLY: unknown section ${JSON.stringify(name)}; sections: ${SECTIONS.join(', ')}`);
+  }
+  return new Set(names.length > 0 ? names : SECTIONS);
+}
+
 interface Row {
   section: string;
   what: string;
@@ -36,17 +52,61 @@ interface Row {
   vs: string;
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   const rows: Row[] = [];
   const notes: string[] = [];
+  const want = selected();
+  if (want.has('ingest')) await benchIngest(rows, notes);
+  const rssAfterIngest = process.resourceUsage().maxRSS;
+  if (want.has('resolver')) benchResolver(rows, notes);
 
-  // (b) Ingest (run first, so the peak RSS after it is not the resolver vectors'). Raw and replica runs alternate (paired), so load drift on a shared machine hits both.
+  // (d) MQTT: the hub vs plain Aedes (brokers in child processes), and put -> state latency.
+  if (want.has('mqtt')) {
+    for (const r of await benchBroker()) {
+      const value = r.unit === 'x' ? r.value.toFixed(2) : r.unit === 'ms' ? r.value.toFixed(2) : fmt(r.value);
+      rows.push({ section: 'mqtt: hub vs plain Aedes', what: r.name, rate: `${value} ${r.unit}`, vs: r.note ?? '' });
+    }
+  }
+
+  // (e) Replay of stored telemetry, vs a raw range scan of the same rows.
+  if (want.has('replay')) {
+    gc();
+    for (const r of await benchReplay(Math.round(1_000_000 * SCALE))) rows.push({ section: 'replay (rows/s)', what: r.what, rate: r.rate, vs: r.vs });
+  }
+
+  // (f) Fleet: sync v2 with 1,000 devices and 20 following daemons, and a backlog catch-up (child processes).
+  if (want.has('fleet')) {
+    const fleet = await benchFleet();
+    for (const r of fleet.rows) rows.push({ section: 'fleet: sync v2 vs plain Aedes (v1 baseline: see the protocol section)', what: r.what, rate: r.rate, vs: r.vs });
+    notes.push(...fleet.notes);
+  }
+
+  // (g) Protocol: v2 against a v1 build, alternating runs (child processes).
+  if (want.has('protocol')) {
+    const protocol = await benchProtocol();
+    if (protocol.skipped !== undefined) console.log(protocol.skipped);
+    for (const r of protocol.rows) rows.push({ section: PROTOCOL_SECTION, ...r });
+    notes.push(...protocol.notes);
+  }
+
+  // (c) Memory.
+  if (want.has('ingest')) rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
+  rows.push({ section: 'memory', what: 'peak RSS, whole run', rate: mib(process.resourceUsage().maxRSS), vs: want.has('resolver') ? 'incl. resolver vectors held in memory' : 'process.resourceUsage().maxRSS' });
+
+  // Print in the order (a) resolver, (b) ingest, (c) memory, whatever order they ran in.
+  const order = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'memory'];
+  const rank = (text: string): number => {
+    const i = text.startsWith('WARNING') ? 0 : order.findIndex((o) => text.startsWith(o));
+    return i < 0 ? 1 : i;
+  };
+  if (rows.length > 0) printTable(rows.sort((x, y) => rank(x.section) - rank(y.section)));
+  for (const n of notes.sort((x, y) => rank(x) - rank(y))) console.log(`- ${n}`);
+  console.log(`- node ${process.version}, ${(Date.now() - started) / 1000} s total`);
+}
+
+/** (b) Ingest (run first, so the peak RSS after it is not the resolver vectors'). Raw and replica runs alternate (paired), so load drift on a shared machine hits both. */
+async function benchIngest(rows: Row[], notes: string[]): Promise<void> {
   const maxUpdates = Math.max(...INGEST.map((c) => c.updates));
   const records = makeRecords(maxUpdates);
   const pairs = INGEST.map(() => ({ raw: [] as number[], replica: [] as number[], ratio: [] as number[] }));
@@ -96,10 +156,10 @@ async function main(): Promise<void> {
       `Raw: put() per record into one plain named db (key -> record), same pipeline on put()'s promise, then \`flushed\`. ${INGEST_REPS} paired runs, fresh temp dir each.`,
     `strict: ${fmt(2 * Math.floor(STRICT_UPDATES / 2))} updates each, one at a time, each awaited until flushed (put + \`flushed\` / receive([u]) + \`durable\`), in two alternating halves.`,
   );
-  const rssAfterIngest = process.resourceUsage().maxRSS;
+}
 
-  // (a) Resolver (printed first). Ours first; then GUN is loaded (banner, global patches) and measured on the
-  // same vectors, regenerated from the same seed (one mix in memory at a time).
+/** (a) Resolver (printed first). Ours first; then GUN is loaded (banner, global patches) and measured on the same vectors, regenerated from the same seed (one mix in memory at a time). */
+function benchResolver(rows: Row[], notes: string[]): void {
   const mixes = [
     { label: 'primitives', objects: 0, seed: 42 },
     { label: '30% objects', objects: 0.3, seed: 43 },
@@ -132,32 +192,6 @@ async function main(): Promise<void> {
     `resolver: ${fmt(VECTORS)} vectors per mix (10% future, 30% equal state, 30% newer, 30% older); argument objects built before timing; ` +
       `median of ${RESOLVER_REPS} passes after a warm-up; decisions identical to GUN's: ${differ === 0 ? 'yes, all' : `NO (${differ} differ)`}.`,
   );
-
-  // (d) MQTT: the hub vs plain Aedes (brokers in child processes), and put -> state latency.
-  for (const r of await benchBroker()) {
-    const value = r.unit === 'x' ? r.value.toFixed(2) : r.unit === 'ms' ? r.value.toFixed(2) : fmt(r.value);
-    rows.push({ section: 'mqtt: hub vs plain Aedes', what: r.name, rate: `${value} ${r.unit}`, vs: r.note ?? '' });
-  }
-
-  // (e) Replay of stored telemetry, vs a raw range scan of the same rows.
-  gc();
-  for (const r of await benchReplay(Math.round(1_000_000 * SCALE))) rows.push({ section: 'replay (rows/s)', what: r.what, rate: r.rate, vs: r.vs });
-
-  // (f) Fleet: sync v2 with 1,000 devices and 20 following daemons, and a backlog catch-up (child processes).
-  const fleet = await benchFleet();
-  for (const r of fleet.rows) rows.push({ section: 'fleet: sync v2 (v2 figures only; v1 cannot run in this tree)', what: r.what, rate: r.rate, vs: r.vs });
-  notes.push(...fleet.notes);
-
-  // (c) Memory.
-  rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
-  rows.push({ section: 'memory', what: 'peak RSS, whole run', rate: mib(process.resourceUsage().maxRSS), vs: 'incl. resolver vectors held in memory' });
-
-  // Print in the order (a) resolver, (b) ingest, (c) memory, whatever order they ran in.
-  const rank = (text: string): number =>
-    text.startsWith('resolver') || text.startsWith('WARNING') ? 0 : text.startsWith('memory') ? 5 : text.startsWith('mqtt') ? 2 : text.startsWith('replay') ? 3 : text.startsWith('fleet') ? 4 : 1;
-  printTable(rows.sort((x, y) => rank(x.section) - rank(y.section)));
-  for (const n of notes.sort((x, y) => rank(x) - rank(y))) console.log(`- ${n}`);
-  console.log(`- node ${process.version}, ${(Date.now() - started) / 1000} s total`);
 }
 
 function printTable(rows: Row[]): void {

@@ -16,6 +16,8 @@ export class CountingProxy {
   up = 0;
   /** Connections accepted since the proxy was made. */
   connections = 0;
+  /** performance.now() when the last connection was accepted (0: none yet). */
+  connectedAt = 0;
 
   constructor(public targetPort: number, private readonly host = '127.0.0.1') {}
 
@@ -23,6 +25,7 @@ export class CountingProxy {
   async start(port = this.port): Promise<void> {
     const server = net.createServer((down) => {
       this.connections++;
+      this.connectedAt = performance.now();
       const up = net.connect({ host: this.host, port: this.targetPort });
       down.setNoDelay(true);
       up.setNoDelay(true);
