@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
-import { queueOptionsOf, retentionOf } from '../daemon/options.js';
+import { queueOptionsOf, retentionOf } from '../config/queues.js';
 import { loopbackOnly } from '../admin/http-kit.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credentials.js';
 import { DAEMON_KEYS } from '../config/schema.js';
-import type { DaemonInput } from '../daemon/options.js';
+import type { DaemonInput } from '../daemon/daemon.js';
 import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
 
 export const command = 'daemon';

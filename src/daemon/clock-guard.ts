@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { parseGpsTime } from '../../devices/sources/gpsd-tpv.js';
+import { parseGpsTime } from '../../devices/index.js';
 import type { Counters } from '../counters.js';
 import { HamsyncError } from '../errors.js';
 import type { ClockReference } from '../ham/clock.js';

@@ -1,10 +1,9 @@
 import type { Server } from 'node:http';
 import { Counters } from '../counters.js';
 import { HamsyncError } from '../errors.js';
-import type { Json } from '../ham/lexical.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
-import { Replica, type ReplicaOptions, type Result } from '../sync/replica.js';
+import { Replica, type ReplicaOptions } from '../sync/replica.js';
 import { DEFAULT_WIRE_LIMITS, encodePut } from '../wire/codec.js';
 import { topics } from '../wire/topics.js';
 import { Forwarder } from './forwarder.js';
@@ -18,24 +17,17 @@ import { Verifier } from './verifier.js';
 import { ClockGuard, gpsTimeOf } from './clock-guard.js';
 import { GpsdSource } from '../../devices/index.js';
 import { WallClock } from '../ham/wall-clock.js';
+import type { DaemonApi, LocalPut, PutResult } from './api.js';
 
-/** A local put: the state is stamped by the daemon's clock unless given. */
-export interface LocalPut {
-  key: string;
-  value: Json;
-  state?: number;
-}
+export type { LocalPut, PutResult } from './api.js';
+export type { DaemonInput } from './options.js';
 
-export interface PutResult extends Result {
-  key: string;
-  state: number;
-}
 
 /**
  * The device daemon: its own replica (HAM with its own clock), the store-and-forward
  * outbox, the MQTT link to the broker and the local HTTP API.
  */
-export class Daemon {
+export class Daemon implements DaemonApi {
   private stopping: Promise<void> | undefined;
   private sources: Source[] = [];
 

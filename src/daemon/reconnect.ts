@@ -1,4 +1,4 @@
-import { Backoff } from '../../devices/util/backoff.js';
+import { Backoff } from '../util/backoff.js';
 import type { Counters } from '../counters.js';
 import type { Logger } from '../log.js';
 
