@@ -1,5 +1,4 @@
-import type { Counters } from '../../src/counters.js';
-import type { Logger } from '../../src/log.js';
+import type { Context } from '../../src/context.js';
 import type { ChangeLog } from '../../src/store/change-log.js';
 
 /** Entries pruned per transaction, and how often (appended entries, ms) a prune run is considered. */
@@ -21,10 +20,9 @@ export class LogRetention {
   private stopped = false;
 
   constructor(
+    private readonly ctx: Context,
     private readonly log: ChangeLog,
     private readonly max: number,
-    private readonly counters: Counters,
-    private readonly logger: Logger,
   ) {
     this.checkedAt = log.head;
     this.timer = setInterval(() => this.run(), EVERY_MS);
@@ -62,13 +60,13 @@ export class LogRetention {
         if (upTo < this.log.oldest()) break;
         const n = await this.log.prune(upTo, STEP);
         total += n;
-        this.counters.inc('sync.log.pruned', n);
+        this.ctx.counters.inc('sync.log.pruned', n);
         if (n === 0) break;
         await new Promise((r) => setImmediate(r));
       }
     } catch (err) {
-      this.logger.error('change log pruning failed', { err: (err as Error).message });
+      this.ctx.log.error('change log pruning failed', { err: (err as Error).message });
     }
-    if (total > 0) this.logger.info('change log pruned', { entries: total, oldest: this.log.oldest(), head: this.log.head, max: this.max });
+    if (total > 0) this.ctx.log.info('change log pruned', { entries: total, oldest: this.log.oldest(), head: this.log.head, max: this.max });
   }
 }

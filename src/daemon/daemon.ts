@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { Counters } from '../counters.js';
+import { createContext } from '../context.js';
 import { HamsyncError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
@@ -51,7 +52,8 @@ export class Daemon implements DaemonApi {
     // Key files are read before anything is opened: a bad one fails the start.
     const signing = loadSigning(config);
     const counters = new Counters();
-    const guard = new ClockGuard(config.maxClockAheadMs, log, counters);
+    const ctx = createContext({ ns: config.ns, log, counters });
+    const guard = new ClockGuard(ctx, config.maxClockAheadMs);
     const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, clockReference: guard, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
       lock: 'daemon', owner: { role: 'daemon', id: config.id, ns: config.ns } });
     if (replica.clock instanceof WallClock) guard.bind(replica.clock);
@@ -72,7 +74,7 @@ export class Daemon implements DaemonApi {
       await replica.close();
       throw err;
     }
-    const link = new Link(config, replica, counters, log, new Verifier(signing, counters, log), {
+    const link = new Link(ctx, config, replica, new Verifier(ctx, signing), {
       connected: (client) => forwarder.connected(client),
       disconnected: () => forwarder.disconnected(),
       hubTime: (t, monotonicMs) => guard.observe(t, monotonicMs, 'hub'),
