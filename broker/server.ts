@@ -7,7 +7,7 @@ import { peerCommonName, tagPeer, tlsServerOptions, type TlsOptions } from './tl
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HamsyncError } from '../src/errors.js';
-import { checkNumber, POSITIVE_INT } from '../src/util/number-option.js';
+import { checkNumber, POSITIVE_INT } from '../src/util/check.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Keyring, loadKeysFile } from '../src/sign/keyring.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
@@ -22,7 +22,7 @@ import { startAdminApi } from './admin-http.js';
 import { Hub } from './hub.js';
 import { authorize } from './authorize.js';
 import { createContext } from '../src/context.js';
-import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
+import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
 export interface BrokerOptions {
@@ -119,11 +119,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const log = options.log ?? silentLogger;
   const host = options.host ?? '0.0.0.0';
   const wire = options.wire ?? DEFAULT_WIRE_LIMITS;
-  const maxPacketBytes = checkNumber(options.maxPacketBytes ?? wire.maxPayloadBytes + 64 * 1024, 'maxPacketBytes', POSITIVE_INT);
-  const maxConnections = checkNumber(options.maxConnections ?? 10_000, 'maxConnections', POSITIVE_INT);
-  const drainTimeout = checkNumber(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs', POSITIVE_INT);
-  const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? 32 * 1024 * 1024, 'maxQueuedBytes', POSITIVE_INT);
-  const syncLogMax = checkNumber(options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX, 'syncLogMax', POSITIVE_INT);
+  const maxPacketBytes = checkNumber(options.maxPacketBytes ?? wire.maxPayloadBytes + BROKER_DEFAULTS.packetHeadroomBytes, 'maxPacketBytes', POSITIVE_INT);
+  const maxConnections = checkNumber(options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 'maxConnections', POSITIVE_INT);
+  const drainTimeout = checkNumber(options.drainTimeoutMs ?? BROKER_DEFAULTS.drainTimeoutMs, 'drainTimeoutMs', POSITIVE_INT);
+  const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? BROKER_DEFAULTS.maxQueuedBytes, 'maxQueuedBytes', POSITIVE_INT);
+  const syncLogMax = checkNumber(options.syncLogMax ?? BROKER_DEFAULTS.syncLogMax, 'syncLogMax', POSITIVE_INT);
   // Checked before anything is opened: the admin API has no authentication.
   if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.

@@ -1,3 +1,4 @@
+import { BROKER_DEFAULTS } from '../../src/config/broker-options.js';
 import type { Context } from '../../src/context.js';
 import type { ChangeLog } from '../../src/store/change-log.js';
 
@@ -5,7 +6,7 @@ import type { ChangeLog } from '../../src/store/change-log.js';
 const STEP = 10_000;
 const EVERY_MS = 60_000;
 
-export const DEFAULT_SYNC_LOG_MAX = 1_000_000;
+export const DEFAULT_SYNC_LOG_MAX = BROKER_DEFAULTS.syncLogMax;
 
 /**
  * Keeps the hub's change log to its newest `max` entries (`--sync-log-max`): a run starts after

@@ -1,7 +1,7 @@
 /** Config keys shared by the daemon and the broker that become replica options: retention and queue limits. */
 import { HamsyncError, describe } from '../errors.js';
 import type { ReplicaOptions } from '../sync/replica.js';
-import { checkNumber, wholeAtLeast } from '../util/number-option.js';
+import { checkNumber, wholeAtLeast } from '../util/check.js';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 

@@ -1,5 +1,5 @@
 import { HamsyncError } from '../errors.js';
-import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
+import { checkNumber, POSITIVE_INT } from '../util/check.js';
 
 /** Longest key LMDB can index whatever `maxKeyBytes` says (its keys hold the key plus state and seq; ~1950 bytes fit). */
 export const MAX_STORABLE_KEY_BYTES = 1024;

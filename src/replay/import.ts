@@ -6,7 +6,7 @@ import { openStore } from '../store/open.js';
 import { Replica } from '../sync/replica.js';
 import type { ExportCounts } from './export.js';
 import type { ImportOptions, ImportReport, ValidatedExport } from './import-types.js';
-import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
+import { checkNumber, POSITIVE_INT } from '../util/check.js';
 import { readChunks, verifyRows, type SignedRow, type SignatureCheck } from './import-chunks.js';
 import { maxLineBytes, readLines, parseHeader, parseRow, checkCounts, lineError, withoutCode, fileIdentity } from './import-lines.js';
 import { emptyReport, isEmpty, restoreChecked } from './restore.js';

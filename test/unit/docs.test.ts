@@ -1,14 +1,28 @@
-/** The README is part of the contract: every error code is documented there. */
+/**
+ * The reference pages are part of the contract: every error code is documented in
+ * docs/errors.md, and the generated pages (docs/configuration.md, docs/errors.md) are what
+ * `npm run docs` writes from the option tables and the error table, so they cannot go stale.
+ */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ERROR_CODES } from '../../src/errors.js';
+import { errorStatus } from '../../src/admin/http-kit.js';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { DOCS_DIR, generatedDocs } from '../docs/generate.js';
 
-const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+const ERRORS = readFileSync(`${DOCS_DIR}errors.md`, 'utf8');
 
-test('every HAMSYNC_ERR_* code has a row in the README\'s Errors table, and every row is a real code', () => {
-  const section = README.slice(README.indexOf('## Errors'));
-  const rows = new Set([...section.matchAll(/^\| `(HAMSYNC_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]));
-  for (const code of Object.keys(ERROR_CODES)) assert.ok(rows.has(code), `${code} is missing from README "Errors"`);
-  for (const code of rows) assert.ok(code !== undefined && code in ERROR_CODES, `README documents ${code}, which src/errors.ts does not have`);
+test('every HAMSYNC_ERR_* code has a row in docs/errors.md with its HTTP status, and every row is a real code', () => {
+  const rows = new Map([...ERRORS.matchAll(/^\| `(HAMSYNC_ERR_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1] as string, Number(m[2])]));
+  for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+    assert.ok(rows.has(code), `${code} is missing from docs/errors.md`);
+    assert.equal(rows.get(code), errorStatus(code), `${code}: the HTTP status in docs/errors.md`);
+  }
+  for (const code of rows.keys()) assert.ok(code in ERROR_CODES, `docs/errors.md documents ${code}, which src/errors.ts does not have`);
+});
+
+test('the generated docs are up to date (run `npm run docs` after changing an option table or an error code)', () => {
+  for (const [name, text] of Object.entries(generatedDocs())) {
+    assert.equal(readFileSync(`${DOCS_DIR}${name}`, 'utf8'), text, `docs/${name} is stale: run \`npm run docs\``);
+  }
 });
