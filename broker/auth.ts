@@ -19,11 +19,10 @@
  */
 import fs from 'node:fs';
 import { taggedPeer } from './tls.js';
-import type { Aedes, AuthenticateError, Client, ConnectPacket } from 'aedes';
+import type { Aedes, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { loadUsers, type UsersFile } from '../src/auth/users.js';
-import { Counters } from '../src/counters.js';
+import type { Context } from '../src/context.js';
 import { isHamsyncError } from '../src/errors.js';
-import type { Logger } from '../src/log.js';
 import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { canPublish, canSubscribe, canUseClientId, type Principal } from './acl.js';
 import { clip } from './log-fields.js';
@@ -54,7 +53,6 @@ export class Guard {
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly wills = new WeakMap<Client, string>();
 
-  private counters: Counters = new Counters();
   private readonly gate: LoginGate;
   /** Refusal log lines: one per second per (kind, client id) or (login, reason); counters count every refusal. */
   private readonly logThrottle = new LogThrottle();
@@ -62,12 +60,12 @@ export class Guard {
   private readonly reloadListeners: ((users: UsersFile) => void)[] = [];
 
   constructor(
+    private readonly ctx: Context,
     private readonly options: AuthOptions,
-    private readonly log: Logger,
   ) {
     this.users = loadUsers(options.usersFile);
     this.stamp = this.statStamp();
-    this.gate = new LoginGate(options.logins, () => this.counters.inc('auth.derivations'));
+    this.gate = new LoginGate(options.logins, () => this.ctx.counters.inc('auth.derivations'));
   }
 
   get userCount(): number {
@@ -84,11 +82,11 @@ export class Guard {
     this.reloadListeners.push(fn);
   }
 
-  /** Installs the hooks; wraps the authorizePublish and authorizeSubscribe already installed (the hub's), which run after the ACL. */
-  attach(aedes: Aedes, counters: Counters): void {
-    this.counters = counters;
-    const inner = aedes.authorizePublish.bind(aedes);
-    const innerSubscribe = aedes.authorizeSubscribe.bind(aedes);
+  /**
+   * Installs the login hooks (preConnect, authenticate). The publish and subscribe decisions are
+   * `mayPublish` and `maySubscribe`, which broker/authorize.ts runs before the hub's.
+   */
+  attach(aedes: Aedes): void {
     aedes.preConnect = (client, packet, cb) => this.preConnect(client, packet, cb);
     aedes.authenticate = (client, username, password, done) => {
       this.authenticate(client, username, password).then(
@@ -96,26 +94,27 @@ export class Guard {
         (err: AuthenticateError) => done(err, false),
       );
     };
-    aedes.authorizeSubscribe = (client, sub, cb) => {
-      const p = this.principals.get(client);
-      const d = p ? canSubscribe(p, sub.topic) : ({ allow: false, reason: 'not authenticated' } as const);
-      if (d.allow) return innerSubscribe(client, sub, cb);
-      this.counters.inc('acl.denied.subscribe');
-      this.warn(`subscribe\u0000${client.id}`, 'subscribe refused', { code: 'HAMSYNC_ERR_ACL', client: clip(client.id), user: p?.id, role: p?.role, filter: clip(sub.topic), reason: d.reason });
-      cb(null, null);
-    };
-    aedes.authorizePublish = (client, packet, cb) => {
-      if (client) {
-        const p = this.principals.get(client);
-        const d = p ? canPublish(p, packet.topic) : ({ allow: false, reason: 'not authenticated' } as const);
-        if (!d.allow) {
-          this.counters.inc('acl.denied.publish');
-          this.warn(`publish\u0000${client.id}`, 'publish refused; disconnecting the client', { code: 'HAMSYNC_ERR_ACL', client: clip(client.id), user: p?.id, role: p?.role, topic: clip(packet.topic), reason: d.reason });
-          return cb(new Error(`HAMSYNC_ERR_ACL: ${d.reason}`));
-        }
-      }
-      inner(client, packet, cb);
-    };
+  }
+
+  /** The ACL on a publish: undefined if allowed, else the error that refuses it (counted and logged). The broker's own publishes (no client) pass. */
+  mayPublish(client: Client | null, packet: PublishPacket): Error | undefined {
+    if (!client) return undefined;
+    const p = this.principals.get(client);
+    const d = p ? canPublish(p, packet.topic) : ({ allow: false, reason: 'not authenticated' } as const);
+    if (d.allow) return undefined;
+    this.ctx.counters.inc('acl.denied.publish');
+    this.warn(`publish\u0000${client.id}`, 'publish refused; disconnecting the client', { code: 'HAMSYNC_ERR_ACL', client: clip(client.id), user: p?.id, role: p?.role, topic: clip(packet.topic), reason: d.reason });
+    return new Error(`HAMSYNC_ERR_ACL: ${d.reason}`);
+  }
+
+  /** The ACL on a subscription: true if allowed; a refusal is counted and logged. */
+  maySubscribe(client: Client, sub: Subscription): boolean {
+    const p = this.principals.get(client);
+    const d = p ? canSubscribe(p, sub.topic) : ({ allow: false, reason: 'not authenticated' } as const);
+    if (d.allow) return true;
+    this.ctx.counters.inc('acl.denied.subscribe');
+    this.warn(`subscribe\u0000${client.id}`, 'subscribe refused', { code: 'HAMSYNC_ERR_ACL', client: clip(client.id), user: p?.id, role: p?.role, filter: clip(sub.topic), reason: d.reason });
+    return false;
   }
 
   private preConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
@@ -126,8 +125,8 @@ export class Guard {
 
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
     const refuse = (why: string, returnCode: number, detail: Record<string, unknown> = {}): never => {
-      this.counters.inc('auth.failed');
-      this.counters.inc(`auth.failed.${why}`);
+      this.ctx.counters.inc('auth.failed');
+      this.ctx.counters.inc(`auth.failed.${why}`);
       this.warn(`login\u0000${why}`, 'login refused', { code: 'HAMSYNC_ERR_AUTH', why, client: clip(client.id), user: clip(username, 64), ...detail });
       throw authError(returnCode, `HAMSYNC_ERR_AUTH: ${why}`);
     };
@@ -161,19 +160,19 @@ export class Guard {
     if (will !== undefined) {
       const d = canPublish(principal, will);
       if (!d.allow) {
-        this.counters.inc('acl.denied.will');
+        this.ctx.counters.inc('acl.denied.will');
         refuse('will-topic', NOT_AUTHORIZED, { will: clip(will), reason: d.reason });
       }
     }
     this.principals.set(client, principal);
-    this.counters.inc('auth.ok');
-    this.log.debug('login', { client: clip(client.id), user: principal.id, role: principal.role });
+    this.ctx.counters.inc('auth.ok');
+    this.ctx.log.debug('login', { client: clip(client.id), user: principal.id, role: principal.role });
   }
 
   /** A refusal's log line, thinned per `key` (its fields are already bounded). */
   private warn(key: string, msg: string, fields: Record<string, unknown>): void {
     const line = this.logThrottle.take(key);
-    if (line) this.log.warn(msg, { ...fields, ...suppressedField(line) });
+    if (line) this.ctx.log.warn(msg, { ...fields, ...suppressedField(line) });
   }
 
   private statStamp(): string {
@@ -192,10 +191,10 @@ export class Guard {
     this.stamp = stamp;
     try {
       this.users = loadUsers(this.options.usersFile);
-      this.log.info('users file reloaded', { file: this.options.usersFile, users: this.userCount });
+      this.ctx.log.info('users file reloaded', { file: this.options.usersFile, users: this.userCount });
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
-      this.log.error('users file not reloaded; keeping the previous users', { code: err.code, err: err.message });
+      this.ctx.log.error('users file not reloaded; keeping the previous users', { code: err.code, err: err.message });
       return;
     }
     for (const fn of this.reloadListeners) fn(this.users);

@@ -1,9 +1,9 @@
-import type { Aedes } from 'aedes';
-import { Counters } from '../src/counters.js';
-import { silentLogger, type Logger } from '../src/log.js';
+import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
+import type { Context } from '../src/context.js';
+import type { Counters } from '../src/counters.js';
+import type { Logger } from '../src/log.js';
 import { Keyring } from '../src/sign/keyring.js';
 import type { Replica } from '../src/sync/replica.js';
-import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Publisher } from './publisher.js';
 import { PutPath } from './put.js';
 import { PutCommit } from './put-commit.js';
@@ -11,17 +11,15 @@ import { PutVerify } from './put-verify.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Refusals } from './refusals.js';
 import { RetainedBudget, type RetainedBudgetOptions } from './retained-budget.js';
+import type { Ack } from './refusals.js';
 import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
 import { SyncHub } from './feed/sync-hub.js';
 import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
 
+/** The hub's parts and settings; its namespace, log, counters, clock and wire limits are its Context. */
 export interface HubOptions {
   replica: Replica;
-  /** Namespace this hub resolves. Default "default". */
-  ns?: string;
-  log?: Logger;
-  wire?: WireLimits;
   /** Change log entries the hub keeps for sync v2 feeds (older positions get a snapshot). Default 1,000,000. */
   syncLogMax?: number;
   /** Per-device put rate limit. Default 2000 updates/s with a burst of 100000. */
@@ -57,7 +55,7 @@ export function servesFilter(ns: string, filter: string): boolean {
  * publishing (state-publisher.ts, publisher.ts).
  */
 export class Hub {
-  readonly counters = new Counters();
+  readonly counters: Counters;
   readonly ns: string;
   private readonly log: Logger;
   private readonly refusals: Refusals;
@@ -68,19 +66,20 @@ export class Hub {
   /** Sync protocol v2: announcement, feeds, acknowledgements, change log retention. */
   readonly sync: SyncHub;
 
-  constructor(options: HubOptions) {
+  constructor(
+    readonly ctx: Context,
+    options: HubOptions,
+  ) {
     const replica = options.replica;
-    this.ns = options.ns ?? 'default';
-    this.log = options.log ?? silentLogger;
-    const wire = options.wire ?? DEFAULT_WIRE_LIMITS;
+    ({ ns: this.ns, log: this.log, counters: this.counters } = ctx);
     const rate = new RateLimiter(options.rateLimit);
-    this.refusals = new Refusals(this.counters, this.log);
-    this.publisher = new Publisher(this.log);
-    const commit = new PutCommit(replica, this.counters, this.log, this.refusals);
-    this.verify = new PutVerify(options.keyring ?? new Keyring(), options.requireSigned ?? false, this.counters, this.log, this.refusals, commit);
-    const put = new PutPath(replica, wire, rate, this.refusals, this.verify);
+    this.refusals = new Refusals(ctx);
+    this.publisher = new Publisher(ctx);
+    const commit = new PutCommit(ctx, replica, this.refusals);
+    this.verify = new PutVerify(ctx, { keyring: options.keyring ?? new Keyring(), requireSigned: options.requireSigned ?? false }, this.refusals, commit);
+    const put = new PutPath(ctx, replica, rate, this.refusals, this.verify);
     const retained = new RetainedBudget(options.retained);
-    const sync = new SyncHub({ ns: this.ns, replica, wire, publisher: this.publisher, counters: this.counters, log: this.log, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
+    const sync = new SyncHub(ctx, { replica, publisher: this.publisher, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
     });
     this.sync = sync;
@@ -93,7 +92,7 @@ export class Hub {
       consume: (packet) => this.refusals.consume(packet),
       retain: (client, packet) => retained.take(client?.id ?? '', packet.topic, packet.payload.length),
     };
-    this.state = new StatePublisher(this.ns, replica, this.publisher);
+    this.state = new StatePublisher(ctx, replica, this.publisher);
   }
 
   /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
@@ -106,16 +105,32 @@ export class Hub {
     return this.verify.keyCount;
   }
 
-  /** Installs the hub's hooks on an Aedes instance and republishes the live view as retained state. */
+  /**
+   * The hub's decision on a publish: puts are validated, resolved and made durable before `cb`
+   * lets Aedes send the PUBACK (write before ack). broker/authorize.ts runs it after the ACL.
+   */
+  authorizePublish(client: Client | null, packet: PublishPacket, cb: Ack): void {
+    routePublish(this.routes, client, packet, cb);
+  }
+
+  /** A subscription outside the served namespace is refused (granted as a failure). */
+  authorizeSubscribe(client: Client | null, sub: Subscription): boolean {
+    if (servesFilter(this.ns, sub.topic)) return true;
+    this.refusals.refuseSubscribe(client, sub.topic, `namespace not served by this broker (it serves ${JSON.stringify(this.ns)})`);
+    return false;
+  }
+
+  /** A rejected message is never forwarded. */
+  authorizeForward(packet: AedesPublishPacket): AedesPublishPacket | null {
+    return this.refusals.forwardable(packet) ? packet : null;
+  }
+
+  /**
+   * Publishes through `aedes` and republishes the live view as retained state. The publish and
+   * subscribe decisions are installed by broker/authorize.ts, with the ACL's.
+   */
   attach(aedes: Aedes): void {
     this.publisher.aedes = aedes;
-    aedes.authorizePublish = (client, packet, cb) => routePublish(this.routes, client, packet, cb);
-    aedes.authorizeForward = (_client, packet) => (this.refusals.forwardable(packet) ? packet : null);
-    aedes.authorizeSubscribe = (client, sub, cb) => {
-      if (servesFilter(this.ns, sub.topic)) return cb(null, sub);
-      this.refusals.refuseSubscribe(client, sub.topic, `namespace not served by this broker (it serves ${JSON.stringify(this.ns)})`);
-      cb(null, null);
-    };
     const n = this.state.start();
     this.log.info('hub attached', { ns: this.ns, liveKeys: n });
     this.sync.attach(aedes);

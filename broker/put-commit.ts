@@ -1,7 +1,6 @@
 import type { Client, PublishPacket } from 'aedes';
-import type { Counters } from '../src/counters.js';
+import type { Context } from '../src/context.js';
 import { isHamsyncError } from '../src/errors.js';
-import type { Logger } from '../src/log.js';
 import type { CheckedUpdate } from '../src/model/update.js';
 import type { Admission, Replica } from '../src/sync/replica.js';
 import type { Ack, Refusals } from './refusals.js';
@@ -16,9 +15,8 @@ export class PutCommit {
   private flushScheduled = false;
 
   constructor(
+    private readonly ctx: Context,
     private readonly replica: Replica,
-    private readonly counters: Counters,
-    private readonly log: Logger,
     private readonly refusals: Refusals,
   ) {}
 
@@ -59,15 +57,15 @@ export class PutCommit {
     durable.then(
       () => {
         for (const m of batch) {
-          this.counters.inc('updates.accepted', m.admission.updates.length);
-          this.counters.inc('messages.accepted');
+          this.ctx.counters.inc('updates.accepted', m.admission.updates.length);
+          this.ctx.counters.inc('messages.accepted');
           m.cb(null);
         }
       },
       (err: Error) => {
         // Not durable: no PUBACK; the clients drop the link and retransmit.
-        this.log.error('store failed, closing clients without ack', { messages: batch.length, err: err.message });
-        this.counters.inc('messages.store-failed', batch.length);
+        this.ctx.log.error('store failed, closing clients without ack', { messages: batch.length, err: err.message });
+        this.ctx.counters.inc('messages.store-failed', batch.length);
         for (const m of batch) m.cb(err);
       },
     );

@@ -1,7 +1,6 @@
 import type { Client, PublishPacket } from 'aedes';
-import type { Counters } from '../src/counters.js';
+import type { Context } from '../src/context.js';
 import { isHamsyncError } from '../src/errors.js';
-import type { Logger } from '../src/log.js';
 import type { CheckedUpdate } from '../src/model/update.js';
 import type { Keyring } from '../src/sign/keyring.js';
 import { checkSignaturesAsync, type SignatureTally } from '../src/sign/policy.js';
@@ -30,14 +29,18 @@ export class PutVerify {
    */
   private readonly lanes = new Map<Client | null, Verifying[]>();
 
+  private keyring: Keyring;
+  private readonly requireSigned: boolean;
+
   constructor(
-    private keyring: Keyring,
-    private readonly requireSigned: boolean,
-    private readonly counters: Counters,
-    private readonly log: Logger,
+    private readonly ctx: Context,
+    signatures: { keyring: Keyring; requireSigned: boolean },
     private readonly refusals: Refusals,
     private readonly commit: PutCommit,
-  ) {}
+  ) {
+    this.keyring = signatures.keyring;
+    this.requireSigned = signatures.requireSigned;
+  }
 
   /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
   setKeyring(keyring: Keyring): void {
@@ -77,12 +80,12 @@ export class PutVerify {
       const head = lane.shift() as Verifying;
       const result = head.verdict as SignatureTally | Error;
       if (!(result instanceof Error)) {
-        if (result.verified > 0) this.counters.inc('sig.verified', result.verified);
+        if (result.verified > 0) this.ctx.counters.inc('sig.verified', result.verified);
         this.commit.admit(client, head.packet, head.checked, head.cb);
       } else if (isHamsyncError(result, 'HAMSYNC_ERR_SIGNATURE')) {
         this.refusals.refuseSignature(client, head.device, result, head.cb);
       } else {
-        this.log.error('signature verification failed', { err: result.message, client: client?.id });
+        this.ctx.log.error('signature verification failed', { err: result.message, client: client?.id });
         head.cb(result);
       }
     }

@@ -2,7 +2,8 @@ import type { Client, PublishPacket } from 'aedes';
 import { isHamsyncError } from '../src/errors.js';
 import { checkBatch, type CheckedUpdate } from '../src/model/update.js';
 import type { Replica } from '../src/sync/replica.js';
-import { decodePut, type WireLimits } from '../src/wire/codec.js';
+import { decodePut } from '../src/wire/codec.js';
+import type { Context } from '../src/context.js';
 import type { PutVerify } from './put-verify.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Ack, Refusals } from './refusals.js';
@@ -14,8 +15,8 @@ import type { Ack, Refusals } from './refusals.js';
  */
 export class PutPath {
   constructor(
+    private readonly ctx: Context,
     private readonly replica: Replica,
-    private readonly wire: WireLimits,
     private readonly rate: RateLimiter,
     private readonly refusals: Refusals,
     private readonly verify: PutVerify,
@@ -26,7 +27,7 @@ export class PutPath {
     try {
       // Each message is validated on its own, so a bad one is rejected alone (and its room in
       // the queues is reserved on its own too, by PutCommit).
-      checked = checkBatch(decodePut(packet.payload as Buffer, device, this.wire).updates, this.replica.limits);
+      checked = checkBatch(decodePut(packet.payload as Buffer, device, this.ctx.limits).updates, this.replica.limits);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
       // A malformed signature: refused as a forgery is (PutVerify), not acknowledged.

@@ -5,8 +5,9 @@
  * refused whole (nothing of it is stored) and takes no tokens. Time comes from a passed-in clock
  * (monotonic milliseconds), so tests can drive it.
  */
+import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import { HamsyncError } from '../src/errors.js';
-import { checkNumber } from '../src/util/number-option.js';
+import { checkNumber } from '../src/util/check.js';
 
 export interface RateLimitOptions {
   /** Sustained updates per second per client. Default 2000; 0 turns the limit off. */
@@ -15,7 +16,7 @@ export interface RateLimitOptions {
   burst?: number;
 }
 
-export const DEFAULT_RATE_LIMIT: Readonly<Required<RateLimitOptions>> = Object.freeze({ perSecond: 2000, burst: 100_000 });
+export const DEFAULT_RATE_LIMIT: Readonly<Required<RateLimitOptions>> = BROKER_DEFAULTS.rateLimit;
 
 interface Bucket {
   tokens: number;

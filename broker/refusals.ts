@@ -1,7 +1,6 @@
 import type { Client, PublishPacket } from 'aedes';
-import type { Counters } from '../src/counters.js';
+import type { Context } from '../src/context.js';
 import type { HamsyncError } from '../src/errors.js';
-import type { Logger } from '../src/log.js';
 import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { clip } from './log-fields.js';
 
@@ -23,10 +22,7 @@ export class Refusals {
   /** Payloads of rejected messages: acknowledged (so the sender does not retry forever) but never forwarded. */
   private readonly rejected = new WeakSet<Buffer>();
 
-  constructor(
-    private readonly counters: Counters,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly ctx: Context) {}
 
   /** For authorizeForward: false for a message that was rejected. */
   forwardable(packet: PublishPacket): boolean {
@@ -43,17 +39,17 @@ export class Refusals {
   reject(client: Client | null, packet: PublishPacket, code: string, reason: string): void {
     this.rejected.add(packet.payload as Buffer);
     packet.retain = false;
-    this.counters.inc('messages.rejected');
-    this.counters.inc(`rejected.${code}`);
+    this.ctx.counters.inc('messages.rejected');
+    this.ctx.counters.inc(`rejected.${code}`);
     const line = this.logThrottle.take(`${code}\u0000${client?.id ?? ''}`);
-    if (line) this.log.warn('message rejected', { code, reason, topic: clip(packet.topic), client: clip(client?.id), bytes: packet.payload.length, ...suppressedField(line) });
+    if (line) this.ctx.log.warn('message rejected', { code, reason, topic: clip(packet.topic), client: clip(client?.id), bytes: packet.payload.length, ...suppressedField(line) });
   }
 
   /** A subscription to a namespace the broker does not serve: granted as a failure (0x80), counted, logged (thinned per client). */
   refuseSubscribe(client: Client | null, filter: string, reason: string): void {
-    this.counters.inc('subscriptions.refused');
+    this.ctx.counters.inc('subscriptions.refused');
     const line = this.logThrottle.take(`subscribe\u0000${client?.id ?? ''}`);
-    if (line) this.log.warn('subscribe refused', { code: 'HAMSYNC_ERR_TOPIC', reason, filter: clip(filter), client: clip(client?.id), ...suppressedField(line) });
+    if (line) this.ctx.log.warn('subscribe refused', { code: 'HAMSYNC_ERR_TOPIC', reason, filter: clip(filter), client: clip(client?.id), ...suppressedField(line) });
   }
 
   /**
@@ -73,16 +69,16 @@ export class Refusals {
    */
   refuseSignature(client: Client | null, device: string, err: HamsyncError, cb: Ack): void {
     const why = typeof err.details.reason === 'string' ? err.details.reason : 'invalid';
-    this.counters.inc(`sig.refused.${why}`);
+    this.ctx.counters.inc(`sig.refused.${why}`);
     this.refuse(client, device, 'HAMSYNC_ERR_SIGNATURE', 'messages.signature-refused', 'signature refused: message dropped, disconnecting the client', { why, device, reason: err.message }, err.message, cb);
   }
 
   /** Counts (`counter`, `rejected.<code>`), logs (thinned per code and device) and withholds the PUBACK, disconnecting the client. */
   private refuse(client: Client | null, device: string, code: string, counter: string, msg: string, fields: Record<string, unknown>, error: string, cb: Ack): void {
-    this.counters.inc(counter);
-    this.counters.inc(`rejected.${code}`);
+    this.ctx.counters.inc(counter);
+    this.ctx.counters.inc(`rejected.${code}`);
     const line = this.logThrottle.take(`${code}\u0000${device}`);
-    if (line) this.log.warn(msg, { code, ...fields, client: clip(client?.id), ...suppressedField(line) });
+    if (line) this.ctx.log.warn(msg, { code, ...fields, client: clip(client?.id), ...suppressedField(line) });
     cb(new Error(error));
   }
 }

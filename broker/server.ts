@@ -7,7 +7,7 @@ import { peerCommonName, tagPeer, tlsServerOptions, type TlsOptions } from './tl
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HamsyncError } from '../src/errors.js';
-import { checkNumber, POSITIVE_INT } from '../src/util/number-option.js';
+import { checkNumber, POSITIVE_INT } from '../src/util/check.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Keyring, loadKeysFile } from '../src/sign/keyring.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
@@ -20,7 +20,9 @@ import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { loopbackOnly } from '../src/admin/http-kit.js';
 import { startAdminApi } from './admin-http.js';
 import { Hub } from './hub.js';
-import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
+import { authorize } from './authorize.js';
+import { createContext } from '../src/context.js';
+import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import type { RateLimitOptions } from './rate-limit.js';
 
 export interface BrokerOptions {
@@ -117,15 +119,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const log = options.log ?? silentLogger;
   const host = options.host ?? '0.0.0.0';
   const wire = options.wire ?? DEFAULT_WIRE_LIMITS;
-  const maxPacketBytes = checkNumber(options.maxPacketBytes ?? wire.maxPayloadBytes + 64 * 1024, 'maxPacketBytes', POSITIVE_INT);
-  const maxConnections = checkNumber(options.maxConnections ?? 10_000, 'maxConnections', POSITIVE_INT);
-  const drainTimeout = checkNumber(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs', POSITIVE_INT);
-  const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? 32 * 1024 * 1024, 'maxQueuedBytes', POSITIVE_INT);
-  const syncLogMax = checkNumber(options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX, 'syncLogMax', POSITIVE_INT);
+  const maxPacketBytes = checkNumber(options.maxPacketBytes ?? wire.maxPayloadBytes + BROKER_DEFAULTS.packetHeadroomBytes, 'maxPacketBytes', POSITIVE_INT);
+  const maxConnections = checkNumber(options.maxConnections ?? BROKER_DEFAULTS.maxConnections, 'maxConnections', POSITIVE_INT);
+  const drainTimeout = checkNumber(options.drainTimeoutMs ?? BROKER_DEFAULTS.drainTimeoutMs, 'drainTimeoutMs', POSITIVE_INT);
+  const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? BROKER_DEFAULTS.maxQueuedBytes, 'maxQueuedBytes', POSITIVE_INT);
+  const syncLogMax = checkNumber(options.syncLogMax ?? BROKER_DEFAULTS.syncLogMax, 'syncLogMax', POSITIVE_INT);
   // Checked before anything is opened: the admin API has no authentication.
   if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.
-  const guard = options.auth ? new Guard(options.auth, log) : undefined;
+  const ctx = createContext({ ns: options.ns, log, limits: wire });
+  const guard = options.auth ? new Guard(ctx, options.auth) : undefined;
   // Likewise the public keys: the keys file's, and the users file's (rebuilt when it is reloaded).
   const fileKeys = options.keysFile === undefined ? new Keyring() : loadKeysFile(options.keysFile);
   const keyringOf = (users = guard?.currentUsers): Keyring => (users ? Keyring.merge(Keyring.fromUsers(users), fileKeys) : fileKeys);
@@ -135,7 +138,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout });
-  const hub = new Hub({ replica, ns: options.ns, log, wire, rateLimit: options.rateLimit, syncLogMax, keyring, requireSigned: options.requireSigned });
+  const hub = new Hub(ctx, { replica, rateLimit: options.rateLimit, syncLogMax, keyring, requireSigned: options.requireSigned });
   guard?.onReload((users) => {
     try {
       hub.setKeyring(keyringOf(users));
@@ -173,8 +176,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (line) log.warn('MQTT packet refused; closing the connection', { rule: v.rule, reason: v.reason, connack: v.connack, remote, ...suppressedField(line) });
     });
   };
+  // The ACL and the hub's write-before-ack, composed explicitly (broker/authorize.ts).
+  authorize(aedes, hub, guard);
   hub.attach(aedes);
-  guard?.attach(aedes, hub.counters);
+  guard?.attach(aedes);
   aedes.on('clientError', (client, err) => log.debug('client error', { client: clip(client.id), err: clip(err.message) }));
   aedes.on('connectionError', (client, err) => log.debug('connection error', { client: clip(client.id), err: clip(err.message) }));
 

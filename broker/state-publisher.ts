@@ -1,3 +1,4 @@
+import type { Context } from '../src/context.js';
 import { canonical } from '../src/ham/lexical.js';
 import type { ChangeEvent, Replica } from '../src/sync/replica.js';
 import { encodeState } from '../src/wire/codec.js';
@@ -9,7 +10,7 @@ export class StatePublisher {
   private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source, c.sig);
 
   constructor(
-    private readonly ns: string,
+    private readonly ctx: Context,
     private readonly replica: Replica,
     private readonly publisher: Publisher,
   ) {}
@@ -30,6 +31,6 @@ export class StatePublisher {
   }
 
   private publishState(key: string, text: string, state: number, source: string, sig: string | undefined): void {
-    this.publisher.publish(topics.state(this.ns, key), encodeState(text, state, source, sig), true);
+    this.publisher.publish(topics.state(this.ctx.ns, key), encodeState(text, state, source, sig), true);
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Validation of one `sources[i]` entry: every error is HAMSYNC_ERR_CONFIG and names the
- * field and the value it got, e.g. `sources[0].interval must be ..., got "-5s"`.
+ * Validation of one `sources[i]` entry, with the one option helper (src/util/check.ts): every
+ * error is HAMSYNC_ERR_CONFIG and names the field and the value it got, e.g.
+ * `sources[0].interval must be ..., got "-5s"`.
  */
 import { HamsyncError, describe, isHamsyncError } from '../src/errors.js';
+import { checkNumber, fail, integerFrom, oneOf } from '../src/util/check.js';
 import { assertKey } from '../src/model/keys.js';
 import { DEFAULT_LIMITS } from '../src/model/limits.js';
 import { parseDuration } from '../src/util/duration.js';
@@ -25,8 +27,7 @@ export class Options {
 
   /** Throws HAMSYNC_ERR_CONFIG: `<field> must be <expected>, got <value>`. */
   fail(name: string, expected: string, value: unknown = this.config[name]): never {
-    const field = this.field(name);
-    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must be ${expected}, got ${describe(value)}`, { field });
+    return fail(this.field(name), expected, value);
   }
 
   /** Rejects any option not in `known` (catches typos such as `intervall`). */
@@ -71,19 +72,14 @@ export class Options {
   integer(name: string, fallback: number, min: number, max: number): number {
     const raw = this.config[name];
     if (raw === undefined) return fallback;
-    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
-      this.fail(name, `an integer from ${min} to ${max}`);
-    }
-    return raw;
+    return checkNumber(raw, this.field(name), integerFrom(min, max));
   }
 
   /** One of a fixed set of strings. */
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
     const raw = this.config[name];
     if (raw === undefined) return fallback;
-    if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) {
-      this.fail(name, `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`);
-    }
+    oneOf(values, (v) => JSON.stringify(v))(raw, this.field(name));
     return raw as T;
   }
 

@@ -1,6 +1,5 @@
 import type { Client } from 'aedes';
-import type { Counters } from '../../src/counters.js';
-import type { Logger } from '../../src/log.js';
+import type { Context } from '../../src/context.js';
 import type { ChangeLog } from '../../src/store/change-log.js';
 import type { HubIdentity } from '../../src/store/hub-identity.js';
 import type { ChangeRow } from '../../src/store/rows.js';
@@ -10,14 +9,12 @@ import { encodeSyncPage, type FeedMode } from '../../src/wire/sync-v2.js';
 import type { Publisher } from '../publisher.js';
 import { logPage, toWire, type PageBounds } from './pager.js';
 
-/** What every feed of a hub shares. */
-export interface FeedContext {
+/** What every feed of a hub shares: the hub's context (its clock times the empty pages), and the feed's parts. */
+export interface FeedContext extends Context {
   replica: Replica;
-  log: ChangeLog;
+  changeLog: ChangeLog;
   identity: HubIdentity;
   publisher: Publisher;
-  counters: Counters;
-  logger: Logger;
   bounds: PageBounds;
   /** Pages sent and not yet acknowledged, at most. */
   window: number;
@@ -25,7 +22,6 @@ export interface FeedContext {
   emptyEvery: number;
   /** ...or once this many ms passed since the last page. */
   emptyAfterMs: number;
-  now: () => number;
 }
 
 export interface FeedStart {
@@ -68,11 +64,11 @@ export class Feed {
 
   constructor(private readonly ctx: FeedContext, start: FeedStart) {
     ({ device: this.device, client: this.client, id: this.id, topic: this.topic, wanted: this.wanted } = start);
-    this.lastPageAt = ctx.now();
+    this.lastPageAt = ctx.clock();
     if (start.resumeAfter === undefined) {
       this.mode = 'snapshot';
       this.phase = 'snapshot';
-      this.pos = this.reported = ctx.log.head;
+      this.pos = this.reported = ctx.changeLog.head;
     } else {
       this.mode = 'resume';
       this.phase = 'log';
@@ -134,11 +130,11 @@ export class Feed {
   }
 
   private logStep(): boolean {
-    const log = this.ctx.log;
+    const log = this.ctx.changeLog;
     if (this.pos < log.oldest() - 1) {
       // Retention pruned entries this feed had not read yet: what they held is in a snapshot.
       this.ctx.counters.inc('sync.snapshots');
-      this.ctx.logger.info('sync feed fell behind the change log\'s retention; sending a snapshot', { device: this.device, id: this.id, pos: this.pos, oldest: log.oldest() });
+      this.ctx.log.info('sync feed fell behind the change log\'s retention; sending a snapshot', { device: this.device, id: this.id, pos: this.pos, oldest: log.oldest() });
       this.restartSnapshot();
       return true;
     }
@@ -152,7 +148,7 @@ export class Feed {
     const page = logPage(log, this.pos, this.wanted, this.device, this.ctx.bounds);
     this.pos = page.last;
     this.sinceReport += page.scanned;
-    if (page.rows.length > 0 || this.sent === 0 || this.sinceReport >= this.ctx.emptyEvery || this.ctx.now() - this.lastPageAt >= this.ctx.emptyAfterMs) {
+    if (page.rows.length > 0 || this.sent === 0 || this.sinceReport >= this.ctx.emptyEvery || this.ctx.clock() - this.lastPageAt >= this.ctx.emptyAfterMs) {
       this.send(page.rows, false, this.pos);
     }
     if (this.pos < log.head) return true;
@@ -164,7 +160,7 @@ export class Feed {
   /** Caught up: if entries were scanned but not reported, an empty page reports them within `emptyAfterMs`. */
   private idle(): void {
     if (this.pos <= this.reported || this.timer) return;
-    const wait = Math.max(0, this.lastPageAt + this.ctx.emptyAfterMs - this.ctx.now());
+    const wait = Math.max(0, this.lastPageAt + this.ctx.emptyAfterMs - this.ctx.clock());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.closed || this.pos <= this.reported || this.sent - this.acked >= this.ctx.window) return;
@@ -177,19 +173,19 @@ export class Feed {
     this.mode = 'snapshot';
     this.phase = 'snapshot';
     this.snap = { phase: 'live' };
-    this.pos = this.ctx.log.head;
+    this.pos = this.ctx.changeLog.head;
   }
 
   private send(rows: readonly ChangeRow[], snap: boolean, to: number | undefined): void {
     const { updates, deferred } = toWire(rows);
     this.sent++;
     const { id: hub, epoch } = this.ctx.identity;
-    const payload = encodeSyncPage({ id: this.id, n: this.sent, hub, epoch, mode: this.mode, snap, to, head: this.ctx.log.head, t: this.ctx.replica.now(), updates, deferred });
+    const payload = encodeSyncPage({ id: this.id, n: this.sent, hub, epoch, mode: this.mode, snap, to, head: this.ctx.changeLog.head, t: this.ctx.replica.now(), updates, deferred });
     this.ctx.publisher.publish(this.topic, payload, false);
     this.ctx.counters.inc('sync.pages.sent');
     this.ctx.counters.inc('sync.updates.sent', rows.length);
     if (to !== undefined) this.reported = to;
-    this.lastPageAt = this.ctx.now();
+    this.lastPageAt = this.ctx.clock();
     this.sinceReport = 0;
   }
 }

@@ -1,12 +1,12 @@
-import type { Counters } from '../../src/counters.js';
-import type { Logger } from '../../src/log.js';
+import { BROKER_DEFAULTS } from '../../src/config/broker-options.js';
+import type { Context } from '../../src/context.js';
 import type { ChangeLog } from '../../src/store/change-log.js';
 
 /** Entries pruned per transaction, and how often (appended entries, ms) a prune run is considered. */
 const STEP = 10_000;
 const EVERY_MS = 60_000;
 
-export const DEFAULT_SYNC_LOG_MAX = 1_000_000;
+export const DEFAULT_SYNC_LOG_MAX = BROKER_DEFAULTS.syncLogMax;
 
 /**
  * Keeps the hub's change log to its newest `max` entries (`--sync-log-max`): a run starts after
@@ -21,10 +21,9 @@ export class LogRetention {
   private stopped = false;
 
   constructor(
+    private readonly ctx: Context,
     private readonly log: ChangeLog,
     private readonly max: number,
-    private readonly counters: Counters,
-    private readonly logger: Logger,
   ) {
     this.checkedAt = log.head;
     this.timer = setInterval(() => this.run(), EVERY_MS);
@@ -62,13 +61,13 @@ export class LogRetention {
         if (upTo < this.log.oldest()) break;
         const n = await this.log.prune(upTo, STEP);
         total += n;
-        this.counters.inc('sync.log.pruned', n);
+        this.ctx.counters.inc('sync.log.pruned', n);
         if (n === 0) break;
         await new Promise((r) => setImmediate(r));
       }
     } catch (err) {
-      this.logger.error('change log pruning failed', { err: (err as Error).message });
+      this.ctx.log.error('change log pruning failed', { err: (err as Error).message });
     }
-    if (total > 0) this.logger.info('change log pruned', { entries: total, oldest: this.log.oldest(), head: this.log.head, max: this.max });
+    if (total > 0) this.ctx.log.info('change log pruned', { entries: total, oldest: this.log.oldest(), head: this.log.head, max: this.max });
   }
 }

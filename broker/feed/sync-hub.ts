@@ -1,11 +1,9 @@
 import type { Aedes, Client, PublishPacket } from 'aedes';
-import type { Counters } from '../../src/counters.js';
+import type { Context } from '../../src/context.js';
 import { isHamsyncError } from '../../src/errors.js';
-import type { Logger } from '../../src/log.js';
 import type { ChangeLog } from '../../src/store/change-log.js';
 import type { HubIdentity } from '../../src/store/hub-identity.js';
 import type { Replica } from '../../src/sync/replica.js';
-import type { WireLimits } from '../../src/wire/codec.js';
 import { decodeSyncAck } from '../../src/wire/sync-v2.js';
 import type { Publisher } from '../publisher.js';
 import { announceHub } from './announce.js';
@@ -15,12 +13,8 @@ import { PAGE_BOUNDS } from './pager.js';
 import { SyncRequests } from './sync-request.js';
 
 export interface SyncHubOptions {
-  ns: string;
   replica: Replica;
-  wire: WireLimits;
   publisher: Publisher;
-  counters: Counters;
-  log: Logger;
   /** Change log entries kept (`--sync-log-max`). */
   logMax: number;
   /** Rejects a message (broker/refusals.ts): counted, logged, never forwarded. */
@@ -51,17 +45,20 @@ export class SyncHub {
   private readonly onDisconnect = (client: Client): void => this.feeds.clientDisconnect(client);
   private readonly onHead = (head: number): void => this.retention.onHead(head);
 
-  constructor(private readonly o: SyncHubOptions) {
+  constructor(
+    private readonly ctx: Context,
+    private readonly o: SyncHubOptions,
+  ) {
     const log = o.replica.changeLog;
     if (!log) throw new Error('the hub replica must be opened with changeLog: true');
     this.changeLog = log;
     this.identity = o.replica.hubIdentity();
     this.feeds = new Feeds({
-      replica: o.replica, log, identity: this.identity, publisher: o.publisher, counters: o.counters, logger: o.log,
-      bounds: PAGE_BOUNDS, window: 4, emptyEvery: 10_000, emptyAfterMs: 5000, now: () => performance.now(),
+      ...ctx, replica: o.replica, changeLog: log, identity: this.identity, publisher: o.publisher,
+      bounds: PAGE_BOUNDS, window: 4, emptyEvery: 10_000, emptyAfterMs: 5000,
     });
-    this.requests = new SyncRequests(o.ns, o.wire, this.identity, log, this.feeds, o.publisher, o.counters, o.log, o.reject);
-    this.retention = new LogRetention(log, o.logMax, o.counters, o.log);
+    this.requests = new SyncRequests(ctx, { identity: this.identity, changeLog: log, feeds: this.feeds, publisher: o.publisher, reject: o.reject });
+    this.retention = new LogRetention(ctx, log, o.logMax);
     o.replica.on('head', this.onHead);
   }
 
@@ -74,10 +71,10 @@ export class SyncHub {
   ack(client: Client | null, packet: PublishPacket, device: string): void {
     let ack;
     try {
-      ack = decodeSyncAck(packet.payload as Buffer, this.o.wire);
+      ack = decodeSyncAck(packet.payload as Buffer, this.ctx.limits);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
-      return this.o.counters.inc('sync.acks.invalid');
+      return this.ctx.counters.inc('sync.acks.invalid');
     }
     this.feeds.ack(client, device, ack.id, ack.n);
   }
@@ -86,8 +83,8 @@ export class SyncHub {
   attach(aedes: Aedes): void {
     this.aedes = aedes;
     aedes.on('clientDisconnect', this.onDisconnect);
-    announceHub(this.o.publisher, this.o.ns, this.identity);
-    this.o.log.info('sync v2 hub announced', { hub: this.identity.id, epoch: this.identity.epoch, head: this.changeLog.head, oldest: this.changeLog.oldest() });
+    announceHub(this.o.publisher, this.ctx.ns, this.identity);
+    this.ctx.log.info('sync v2 hub announced', { hub: this.identity.id, epoch: this.identity.epoch, head: this.changeLog.head, oldest: this.changeLog.oldest() });
   }
 
   /** Ends every feed and stops retention (resolves once a prune run going ended). */

@@ -1,11 +1,9 @@
 import type { Client, PublishPacket } from 'aedes';
-import type { Counters } from '../../src/counters.js';
+import type { Context } from '../../src/context.js';
 import { isHamsyncError } from '../../src/errors.js';
-import type { Logger } from '../../src/log.js';
 import { LogThrottle, suppressedField } from '../../src/log-throttle.js';
 import type { ChangeLog } from '../../src/store/change-log.js';
 import type { HubIdentity } from '../../src/store/hub-identity.js';
-import type { WireLimits } from '../../src/wire/codec.js';
 import { decodeSyncRequestV2, encodeSyncError, syncRequestVersion, SYNC_V2, type SyncAt } from '../../src/wire/sync-v2.js';
 import { assertKeyFilter, compileKeyFilters, topics } from '../../src/wire/topics.js';
 import { clip } from '../log-fields.js';
@@ -35,28 +33,39 @@ export function resumePoint(at: SyncAt | undefined, identity: HubIdentity, log: 
  * `sync.refused.<code>`, logged at most once a second per code and device); a valid one starts the
  * device's feed, resumed or from a snapshot.
  */
+/** The hub's parts a sync request uses. */
+export interface SyncRequestParts {
+  identity: HubIdentity;
+  changeLog: ChangeLog;
+  feeds: Feeds;
+  publisher: Publisher;
+  /** Rejects a message (broker/refusals.ts): counted, logged, never forwarded. */
+  reject: (client: Client | null, packet: PublishPacket, code: string, reason: string) => void;
+}
+
 export class SyncRequests {
   private readonly rate = new RateLimiter(SYNC_REQUEST_RATE);
   private readonly logThrottle = new LogThrottle();
 
+  private readonly identity: HubIdentity;
+  private readonly log: ChangeLog;
+  private readonly feeds: Feeds;
+  private readonly publisher: Publisher;
+  private readonly reject: SyncRequestParts['reject'];
+
   constructor(
-    private readonly ns: string,
-    private readonly wire: WireLimits,
-    private readonly identity: HubIdentity,
-    private readonly log: ChangeLog,
-    private readonly feeds: Feeds,
-    private readonly publisher: Publisher,
-    private readonly counters: Counters,
-    private readonly logger: Logger,
-    private readonly reject: (client: Client | null, packet: PublishPacket, code: string, reason: string) => void,
-  ) {}
+    private readonly ctx: Context,
+    parts: SyncRequestParts,
+  ) {
+    ({ identity: this.identity, changeLog: this.log, feeds: this.feeds, publisher: this.publisher, reject: this.reject } = parts);
+  }
 
   handle(client: Client | null, packet: PublishPacket, device: string): void {
     const payload = packet.payload as Buffer;
     let version: number;
     let id: string | undefined;
     try {
-      ({ version, id } = syncRequestVersion(payload, this.wire));
+      ({ version, id } = syncRequestVersion(payload, this.ctx.limits));
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
       // Not a JSON object: no id to answer to; rejected like any bad message (counted, never forwarded).
@@ -68,22 +77,22 @@ export class SyncRequests {
     if (version !== SYNC_V2) return this.refuse(client, device, id ?? '', 'HAMSYNC_ERR_PROTOCOL', V1_REFUSAL);
     let request;
     try {
-      request = decodeSyncRequestV2(payload, this.wire);
+      request = decodeSyncRequestV2(payload, this.ctx.limits);
       for (const f of request.filters) assertKeyFilter(f);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
       return this.refuse(client, device, id ?? '', 'HAMSYNC_ERR_PAYLOAD', err.message);
     }
     const resumeAfter = resumePoint(request.at, this.identity, this.log);
-    this.counters.inc(resumeAfter === undefined ? 'sync.snapshots' : 'sync.resumes');
-    this.feeds.start({ device, client, id: request.id, topic: topics.syncResponse(this.ns, device), wanted: compileKeyFilters(request.filters), resumeAfter });
-    this.logger.info('sync feed started', { device: clip(device), id: clip(request.id), mode: resumeAfter === undefined ? 'snapshot' : 'resume', from: resumeAfter, head: this.log.head, oldest: this.log.oldest(), filters: request.filters.length });
+    this.ctx.counters.inc(resumeAfter === undefined ? 'sync.snapshots' : 'sync.resumes');
+    this.feeds.start({ device, client, id: request.id, topic: topics.syncResponse(this.ctx.ns, device), wanted: compileKeyFilters(request.filters), resumeAfter });
+    this.ctx.log.info('sync feed started', { device: clip(device), id: clip(request.id), mode: resumeAfter === undefined ? 'snapshot' : 'resume', from: resumeAfter, head: this.log.head, oldest: this.log.oldest(), filters: request.filters.length });
   }
 
   private refuse(client: Client | null, device: string, id: string, code: string, message: string): void {
-    this.counters.inc(`sync.refused.${code}`);
-    this.publisher.publish(topics.syncResponse(this.ns, device), encodeSyncError({ id, code, message }), false);
+    this.ctx.counters.inc(`sync.refused.${code}`);
+    this.publisher.publish(topics.syncResponse(this.ctx.ns, device), encodeSyncError({ id, code, message }), false);
     const line = this.logThrottle.take(`${code}\u0000${device}`);
-    if (line) this.logger.warn('sync request refused', { code, reason: message, device: clip(device), client: clip(client?.id), ...suppressedField(line) });
+    if (line) this.ctx.log.warn('sync request refused', { code, reason: message, device: clip(device), client: clip(client?.id), ...suppressedField(line) });
   }
 }

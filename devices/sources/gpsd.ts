@@ -38,7 +38,7 @@
 import net from 'node:net';
 import type { Logger } from '../../src/log.js';
 import type { Emit, Reading, Source } from '../source.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff } from '../../src/util/backoff.js';
 import { LineSplitter } from '../util/lines.js';
 import { tpvReadings, type GpsStamp } from './gpsd-tpv.js';
 

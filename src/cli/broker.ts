@@ -1,47 +1,22 @@
 import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
-import { queueOptionsOf, retentionOf } from '../daemon/options.js';
+import { queueOptionsOf, retentionOf } from '../config/queues.js';
 import { loopbackOnly } from '../admin/http-kit.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
-import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
+import { checkNumber, POSITIVE_INT } from '../util/check.js';
 import type { BrokerOptions } from '../../broker/server.js';
 import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credentials.js';
-import { BROKER_KEYS } from '../config/schema.js';
-import { defaultDataDir, loggerFor, stopOnSignal, withConfig, withLogLevel } from './shared.js';
+import { BROKER, type BrokerInput } from '../config/broker-options.js';
+import type { Merged } from '../config/option-table.js';
+import { loggerFor, stopOnSignal, withOptions } from './shared.js';
 
 export const command = 'broker';
 export const describe = 'Run the Aedes MQTT broker with the hub replica (resolves puts, publishes retained state)';
 
 export function builder(y: Argv) {
-  return withConfig(withLogLevel(y), BROKER_KEYS)
-    .option('port', { type: 'number', default: 1883, describe: 'MQTT TCP port (0: any free port)' })
-    .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on' })
-    .option('ws-port', { type: 'number', describe: 'also serve MQTT over WebSocket on this port' })
-    .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'hub replica directory (LMDB)' })
-    .option('ns', { type: 'string', default: 'default', describe: 'namespace the hub resolves' })
-    .option('retain-history', { type: 'string', describe: 'prune hub history older than this (by state), e.g. 30d; default: keep all' })
-    .option('retain-bytes', { type: 'string', describe: 'prune the oldest hub history while it takes more than this, e.g. 2GB' })
-    .option('users', { type: 'string', describe: 'users file (see `hamsync user`): require a login and apply the topic ACLs of each role; without it the broker is open' })
-    .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve MQTT (and WebSocket) over TLS' })
-    .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
-    .option('tls-ca', { type: 'string', describe: 'PEM CA: require client certificates it signed (mutual TLS; the CN is the user id)' })
-    .option('http', { type: 'string', describe: 'admin HTTP API on this loopback host:port (status, deferred, quarantine release/drop); default: off' })
-    .option('max-future', { type: 'string', describe: 'horizon: updates stamped further ahead are quarantined, not deferred (default 30d)' })
-    .option('deferred-max', { type: 'number', describe: 'most deferred updates per source; over it a message is refused whole (default 10000)' })
-    .option('deferred-max-bytes', { type: 'string', describe: 'most bytes of deferred updates per source, key + value text (default 16MiB)' })
-    .option('quarantine-max', { type: 'number', describe: 'most quarantined updates per source; 0 refuses them (default 1000)' })
-    .option('rate-limit', { type: 'number', describe: 'most updates per second one device may put, sustained; over it the client is disconnected without an ack and resends later; 0: off (default 2000)' })
-    .option('rate-burst', { type: 'number', describe: 'updates a device may put at once before --rate-limit applies (default 100000)' })
-    .option('max-packet', { type: 'string', describe: 'largest MQTT packet, checked from its header before it is buffered; bigger: connection closed (default 320KiB)' })
-    .option('max-queued', { type: 'string', describe: 'most bytes queued for a client that does not read; beyond: disconnected (default 32MiB)' })
-    .option('drain-timeout', { type: 'string', describe: 'disconnect a client whose queued bytes make no progress this long (default 30s)' })
-    .option('max-connections', { type: 'number', describe: 'most simultaneous connections per listener (default 10000)' })
-    .option('sync-log-max', { type: 'number', describe: 'change log entries the hub keeps for sync v2 followers; a follower further behind gets a snapshot (default 1000000)' })
-    .option('allow-anonymous', { type: 'boolean', default: false, describe: 'with --users: let clients without credentials in as read-only observers' })
-    .option('keys', { type: 'string', describe: 'keys file of devices\' Ed25519 public keys (`hamsync key list --json`), with the users file\'s `pub`: puts from those devices must be signed' })
-    .option('require-signed', { type: 'boolean', default: false, describe: 'refuse puts from devices without a known public key too' })
+  return withOptions(y, BROKER)
     .example('$0 broker --data-dir /var/lib/hamsync-broker', 'serve MQTT on :1883')
     .example('$0 broker --users /etc/hamsync/users.json --data-dir ./hub', 'require a login (see `hamsync user add`)')
     .example('$0 broker --port 1884 --ws-port 8080 --data-dir ./hub', 'TCP on 1884 and WebSocket on 8080')
@@ -50,7 +25,7 @@ export function builder(y: Argv) {
 }
 
 /** The per-connection and per-device limits from the command line (undefined: the broker's defaults). */
-function connectionLimitsOf(argv: { rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; syncLogMax?: number }): Partial<BrokerOptions> {
+function connectionLimitsOf(argv: BrokerInput): Partial<BrokerOptions> {
   const out: Partial<BrokerOptions> = {};
   if (argv.rateLimit !== undefined || argv.rateBurst !== undefined) out.rateLimit = { perSecond: argv.rateLimit, burst: argv.rateBurst };
   if (argv.maxPacket !== undefined) out.maxPacketBytes = parseSize(argv.maxPacket, 'max-packet');
@@ -61,7 +36,7 @@ function connectionLimitsOf(argv: { rateLimit?: number; rateBurst?: number; maxP
   return out;
 }
 
-export async function handler(argv: { port: number; host: string; wsPort?: number; dataDir: string; ns: string; retainHistory?: string; retainBytes?: string; users?: string; allowAnonymous?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; http?: string; maxFuture?: string; deferredMax?: number; deferredMaxBytes?: string; quarantineMax?: number; rateLimit?: number; rateBurst?: number; maxPacket?: string; maxQueued?: string; drainTimeout?: string; maxConnections?: number; syncLogMax?: number; keys?: string; requireSigned?: boolean; logLevel: string }): Promise<void> {
+export async function handler(argv: Merged<typeof BROKER>): Promise<void> {
   const log = loggerFor(argv.logLevel, { app: 'hamsync-broker' });
   // Files passed as systemd credentials: ${CREDENTIALS_DIRECTORY}/<id> (docs/operations.md).
   argv = resolveCredentialPaths(argv, CREDENTIAL_PATH_KEYS.broker);

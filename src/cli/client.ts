@@ -2,12 +2,13 @@ import { request } from 'node:http';
 import type { Argv } from 'yargs';
 import { ERROR_CODES, HamsyncError, type ErrorCode } from '../errors.js';
 import { parseHostPort } from '../util/duration.js';
+import { CLIENT, type ClientInput } from '../config/client-options.js';
+import { yargsOptions } from '../config/option-table.js';
 
 /** Options every client command shares. */
-export function withClient<T>(y: Argv<T>) {
-  return y
-    .option('http', { type: 'string', default: process.env.HAMSYNC_HTTP ?? '127.0.0.1:7878', describe: 'the daemon\'s HTTP API (host:port)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print JSON for scripts' });
+export function withClient<T>(y: Argv<T>): Argv<T & Required<ClientInput>> {
+  // Both have defaults: the handlers see them set.
+  return y.options(yargsOptions(CLIENT)) as unknown as Argv<T & Required<ClientInput>>;
 }
 
 /** Calls the daemon's HTTP API; a daemon error (404 included) becomes a HamsyncError with its code, no answer HAMSYNC_ERR_NETWORK. */

@@ -20,8 +20,9 @@ export async function handler(argv: { file: string; for: 'daemon' | 'broker' }):
   if (argv.for === 'daemon' && (values.sources !== undefined || values.profile !== undefined)) {
     // Sources are checked in depth: every option of every source.
     try {
-      const { buildSources, sourceConfigs } = await import('../daemon/sources.js');
-      buildSources(sourceConfigs(values.sources, values.profile as string | undefined), typeof values.id === 'string' ? values.id : 'check', silentLogger);
+      const { sourceConfigs } = await import('../config/sources.js');
+      const { createSources } = await import('../../devices/index.js');
+      createSources(sourceConfigs(values.sources, values.profile as string | undefined), typeof values.id === 'string' ? values.id : 'check', silentLogger);
     } catch (err) {
       problems.push({ line: lines.sources ?? lines.profile ?? 0, key: values.sources !== undefined ? 'sources' : 'profile', message: (err as Error).message.replace(/^HAMSYNC_ERR_\w+: /, '') });
     }

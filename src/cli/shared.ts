@@ -1,16 +1,9 @@
 import type { Argv } from 'yargs';
 import { loadConfigFile } from '../config/load.js';
-import type { Check } from '../config/schema.js';
+import { checksOf, envOf, yargsOptions, type Merged, type OptionTable } from '../config/option-table.js';
 import { assertLevel, createLogger, type Logger } from '../log.js';
 
-/** Where data lives when --data-dir is not given: systemd's StateDirectory, else ./hamsync-data. */
-export function defaultDataDir(): string {
-  return process.env.STATE_DIRECTORY?.split(':')[0] ?? './hamsync-data';
-}
-
-export function withLogLevel<T>(y: Argv<T>) {
-  return y.option('log-level', { type: 'string', default: process.env.HAMSYNC_LOG_LEVEL ?? 'info', describe: 'debug, info, warn, error or silent (JSON lines on stderr)' });
-}
+export { defaultDataDir } from '../config/shared-options.js';
 
 export function loggerFor(level: unknown, base: Record<string, unknown>): Logger {
   assertLevel(level);
@@ -42,15 +35,18 @@ export function stopOnSignal(stop: () => Promise<void>, log: Logger): void {
 }
 
 /**
- * `--config FILE` (YAML or JSON) and env vars `HAMSYNC_<KEY>` for a server command.
+ * A server command's options from its table (src/config/*-options.ts): the flags, `--config
+ * FILE` (YAML or JSON) checked against the table, and env vars `HAMSYNC_<KEY>`.
  * Precedence: command line > environment > config file > defaults.
  */
-export function withConfig<T>(y: Argv<T>, schema: Record<string, Check>) {
+export function withOptions<T, O extends OptionTable>(y: Argv<T>, table: O): Argv<T & Merged<O>> {
   // yargs would take every HAMSYNC_* variable as an option (and strict mode would refuse the
   // unknown ones, e.g. another command's): keep only this command's.
-  const known = new Set(['config', ...Object.keys(schema)].map((k) => `HAMSYNC_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`));
+  const known = new Set(['config', ...Object.keys(table)].map(envOf));
   for (const name of Object.keys(process.env)) if (name.startsWith('HAMSYNC_') && !known.has(name)) delete process.env[name];
-  return y
-    .config('config', 'YAML or JSON config file (see README "Configuration"); flags and HAMSYNC_* env vars override it', (path: string) => loadConfigFile(path, schema))
-    .env('HAMSYNC');
+  const { 'log-level': logLevel, ...rest } = yargsOptions(table);
+  return (logLevel ? y.option('log-level', logLevel) : y)
+    .config('config', 'YAML or JSON config file (see README "Configuration"); flags and HAMSYNC_* env vars override it', (path: string) => loadConfigFile(path, checksOf(table)))
+    .env('HAMSYNC')
+    .options(rest) as unknown as Argv<T & Merged<O>>;
 }

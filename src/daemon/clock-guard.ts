@@ -1,9 +1,7 @@
-import { performance } from 'node:perf_hooks';
-import { parseGpsTime } from '../../devices/sources/gpsd-tpv.js';
-import type { Counters } from '../counters.js';
+import { parseGpsTime } from '../../devices/index.js';
+import type { Context } from '../context.js';
 import { HamsyncError } from '../errors.js';
 import type { ClockReference } from '../ham/clock.js';
-import type { Logger } from '../log.js';
 
 /** Where a reference time came from. */
 export type ReferenceSource = 'hub' | 'gps';
@@ -51,10 +49,8 @@ export class ClockGuard implements ClockReference {
   private ahead: { cause: AheadCause; since: number } | undefined;
 
   constructor(
+    private readonly ctx: Context,
     readonly maxAheadMs: number,
-    private readonly log: Logger,
-    private readonly counters: Counters,
-    private readonly monotonic: () => number = () => performance.now(),
   ) {}
 
   /** The clock to judge (for status and for alerts outside of stamping). */
@@ -71,19 +67,19 @@ export class ClockGuard implements ClockReference {
     const s = (this.sources[source] ??= { observations: 0, last: 0 });
     s.observations++;
     s.last = referenceMs;
-    this.counters.inc(`clock.reference.${source}`);
-    if (first) this.log.info('clock guard has a reference time', { source, reference: new Date(referenceMs).toISOString(), maxAheadMs: this.maxAheadMs });
+    this.ctx.counters.inc(`clock.reference.${source}`);
+    if (first) this.ctx.log.info('clock guard has a reference time', { source, reference: new Date(referenceMs).toISOString(), maxAheadMs: this.maxAheadMs });
     this.assess();
   }
 
   now(): number | undefined {
-    return this.offset === undefined ? undefined : this.monotonic() + this.offset;
+    return this.offset === undefined ? undefined : this.ctx.clock() + this.offset;
   }
 
   checkStamp(reading: number, next: number): void {
     const cause = this.judge(reading, next);
     if (cause === undefined) return;
-    this.counters.inc('clock.refused');
+    this.ctx.counters.inc('clock.refused');
     const ref = this.now() as number;
     const what = cause === 'clock' ? `the clock reads ${iso(reading)}, ${Math.round(reading - ref)} ms` : `the next stamp would be ${iso(next)} (the clock's high-water mark: stamps never go back below it), ${Math.round(next - ref)} ms`;
     const fix = cause === 'clock' ? 'local puts are refused until the clock is sane again' : 'wait until real time passes it, or stop the daemon and run `hamsync clock reset --data-dir DIR` (docs/clock-guard.md)';
@@ -124,10 +120,10 @@ export class ClockGuard implements ClockReference {
     const cause: AheadCause | undefined = reading - ref > this.maxAheadMs ? 'clock' : next - ref > this.maxAheadMs ? 'high-water' : undefined;
     if (cause !== this.ahead?.cause) {
       if (cause) {
-        this.counters.inc('clock.ahead');
-        this.log.error('clock far ahead of the reference time: local puts are refused (HAMSYNC_ERR_CLOCK)', { cause, reading: iso(reading), next: iso(next), reference: iso(ref), aheadMs: Math.round(Math.max(reading, next) - ref), maxAheadMs: this.maxAheadMs });
+        this.ctx.counters.inc('clock.ahead');
+        this.ctx.log.error('clock far ahead of the reference time: local puts are refused (HAMSYNC_ERR_CLOCK)', { cause, reading: iso(reading), next: iso(next), reference: iso(ref), aheadMs: Math.round(Math.max(reading, next) - ref), maxAheadMs: this.maxAheadMs });
       } else {
-        this.log.warn('clock sane again: local puts are stamped again', { reading: iso(reading), reference: iso(ref), aheadMs: Math.round(reading - ref) });
+        this.ctx.log.warn('clock sane again: local puts are stamped again', { reading: iso(reading), reference: iso(ref), aheadMs: Math.round(reading - ref) });
       }
       this.ahead = cause ? { cause, since: Date.now() } : undefined;
     }

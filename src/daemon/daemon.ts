@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import { Counters } from '../counters.js';
+import { createContext } from '../context.js';
 import { HamsyncError } from '../errors.js';
-import type { Json } from '../ham/lexical.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
-import { Replica, type ReplicaOptions, type Result } from '../sync/replica.js';
+import { Replica, type ReplicaOptions } from '../sync/replica.js';
 import { DEFAULT_WIRE_LIMITS, encodePut } from '../wire/codec.js';
 import { topics } from '../wire/topics.js';
 import { Forwarder } from './forwarder.js';
@@ -18,24 +18,17 @@ import { Verifier } from './verifier.js';
 import { ClockGuard, gpsTimeOf } from './clock-guard.js';
 import { GpsdSource } from '../../devices/index.js';
 import { WallClock } from '../ham/wall-clock.js';
+import type { DaemonApi, LocalPut, PutResult } from './api.js';
 
-/** A local put: the state is stamped by the daemon's clock unless given. */
-export interface LocalPut {
-  key: string;
-  value: Json;
-  state?: number;
-}
+export type { LocalPut, PutResult } from './api.js';
+export type { DaemonInput } from './options.js';
 
-export interface PutResult extends Result {
-  key: string;
-  state: number;
-}
 
 /**
  * The device daemon: its own replica (HAM with its own clock), the store-and-forward
  * outbox, the MQTT link to the broker and the local HTTP API.
  */
-export class Daemon {
+export class Daemon implements DaemonApi {
   private stopping: Promise<void> | undefined;
   private sources: Source[] = [];
 
@@ -59,7 +52,8 @@ export class Daemon {
     // Key files are read before anything is opened: a bad one fails the start.
     const signing = loadSigning(config);
     const counters = new Counters();
-    const guard = new ClockGuard(config.maxClockAheadMs, log, counters);
+    const ctx = createContext({ ns: config.ns, log, counters });
+    const guard = new ClockGuard(ctx, config.maxClockAheadMs);
     const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, clockReference: guard, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
       lock: 'daemon', owner: { role: 'daemon', id: config.id, ns: config.ns } });
     if (replica.clock instanceof WallClock) guard.bind(replica.clock);
@@ -80,7 +74,7 @@ export class Daemon {
       await replica.close();
       throw err;
     }
-    const link = new Link(config, replica, counters, log, new Verifier(signing, counters, log), {
+    const link = new Link(ctx, config, replica, new Verifier(ctx, signing), {
       connected: (client) => forwarder.connected(client),
       disconnected: () => forwarder.disconnected(),
       hubTime: (t, monotonicMs) => guard.observe(t, monotonicMs, 'hub'),

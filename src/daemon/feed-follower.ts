@@ -7,9 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import type { Counters } from '../counters.js';
+import type { Context } from '../context.js';
 import { HamsyncError, isHamsyncError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { LogThrottle, suppressedField } from '../log-throttle.js';
 import { checkUpdate, type CheckedUpdate } from '../model/update.js';
 import type { Admission, Replica } from '../sync/replica.js';
@@ -54,11 +53,10 @@ export class FeedFollower {
   private readonly throttle = new LogThrottle();
 
   constructor(
+    private readonly ctx: Context,
     private readonly config: DaemonConfig,
     private readonly replica: Replica,
     private readonly client: MqttClient,
-    private readonly counters: Counters,
-    private readonly log: Logger,
     private readonly verifier: Verifier,
     private readonly hubTime?: (t: number, monotonicMs: number) => void,
   ) {}
@@ -70,7 +68,7 @@ export class FeedFollower {
     const at = this.replica.cursors().get(hub.hub);
     const id = randomBytes(9).toString('base64url');
     this.feed = { id, hub: hub.hub, n: 0 };
-    this.counters.inc('sync.requested');
+    this.ctx.counters.inc('sync.requested');
     const payload = encodeSyncRequestV2({ id, filters: this.config.subscribe, ...(at ? { at } : {}) });
     this.client.publish(topics.syncRequest(this.config.ns, this.config.id), payload, { qos: 1 });
   }
@@ -110,9 +108,9 @@ export class FeedFollower {
     if ('error' in msg) return this.answered(msg.error);
     const page = msg.page;
     const feed = this.feed;
-    if (!feed || page.id !== feed.id) return this.counters.inc('sync.stale-pages');
+    if (!feed || page.id !== feed.id) return this.ctx.counters.inc('sync.stale-pages');
     if (page.n <= feed.n) {
-      this.counters.inc('sync.pages-redelivered');
+      this.ctx.counters.inc('sync.pages-redelivered');
       return this.ack(feed.id, feed.n);
     }
     if (page.n !== feed.n + 1 || page.hub !== feed.hub) {
@@ -124,7 +122,7 @@ export class FeedFollower {
     if (page.t !== undefined) this.hubTime?.(page.t, performance.now());
     const passed = await this.verifier.each(this.checked(page.updates, topic), topic);
     // A new request (or the end of the session) while verifying: the hub dropped this feed.
-    if (this.feed !== feed) return this.counters.inc('sync.stale-pages');
+    if (this.feed !== feed) return this.ctx.counters.inc('sync.stale-pages');
     const durable = this.store(page, passed);
     feed.n = page.n;
     this.head = page.head;
@@ -132,8 +130,8 @@ export class FeedFollower {
     this.ack(feed.id, page.n);
     if (!feed.caughtUp && page.to !== undefined && page.to >= page.head) {
       feed.caughtUp = true;
-      this.counters.inc('sync.completed');
-      this.log.info('caught up with the hub', { hub: page.hub, position: page.to, pages: feed.n });
+      this.ctx.counters.inc('sync.completed');
+      this.ctx.log.info('caught up with the hub', { hub: page.hub, position: page.to, pages: feed.n });
     }
   }
 
@@ -155,14 +153,14 @@ export class FeedFollower {
     const receipt = this.replica.receiveAdmitted(admissions);
     if (page.to !== undefined) this.replica.cursors().set({ hub: page.hub, epoch: page.epoch, pos: page.to });
     this.pages++;
-    this.counters.inc('sync.pages');
+    this.ctx.counters.inc('sync.pages');
     if (page.n === 1) {
       this.started = page.mode;
-      this.counters.inc(page.mode === 'resume' ? 'sync.resumed' : 'sync.snapshots');
+      this.ctx.counters.inc(page.mode === 'resume' ? 'sync.resumed' : 'sync.snapshots');
     }
     const duplicates = receipt.results.filter((r) => r.duplicate).length;
-    if (duplicates > 0) this.counters.inc('sync.duplicates', duplicates);
-    if (admissions.length > 0) this.counters.inc('updates.replicated', admissions.length);
+    if (duplicates > 0) this.ctx.counters.inc('sync.duplicates', duplicates);
+    if (admissions.length > 0) this.ctx.counters.inc('updates.replicated', admissions.length);
     return receipt.durable;
   }
 
@@ -189,8 +187,8 @@ export class FeedFollower {
   /** The hub's error answer to a request of ours: logged; a rate-limited request is sent again later. */
   private answered(e: SyncError): void {
     if (!this.feed || e.id !== this.feed.id) return;
-    this.counters.inc(`sync.errors.${e.code}`);
-    this.log.warn('the hub refused the sync request', { code: e.code, reason: e.message });
+    this.ctx.counters.inc(`sync.errors.${e.code}`);
+    this.ctx.log.warn('the hub refused the sync request', { code: e.code, reason: e.message });
     if (e.code === 'HAMSYNC_ERR_RATE' && this.hub) {
       const hub = this.hub;
       this.clearRetry();
@@ -200,10 +198,10 @@ export class FeedFollower {
   }
 
   private rejected(err: HamsyncError, topic: string): void {
-    this.counters.inc('updates.rejected');
-    this.counters.inc(`rejected.${err.code}`);
+    this.ctx.counters.inc('updates.rejected');
+    this.ctx.counters.inc(`rejected.${err.code}`);
     const line = this.throttle.take(err.code);
-    if (line) this.log.warn('sync page content rejected', { topic: topic.slice(0, 200), code: err.code, reason: err.message, ...suppressedField(line) });
+    if (line) this.ctx.log.warn('sync page content rejected', { topic: topic.slice(0, 200), code: err.code, reason: err.message, ...suppressedField(line) });
   }
 
   private clearRetry(): void {

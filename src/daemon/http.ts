@@ -5,7 +5,7 @@ import { HamsyncError } from '../errors.js';
 import type { Json } from '../ham/lexical.js';
 import type { Logger } from '../log.js';
 import { showInstant } from '../util/instant.js';
-import type { Daemon, LocalPut } from './daemon.js';
+import type { DaemonApi as Daemon, LocalPut } from './api.js';
 
 /**
  * The daemon's local HTTP API (JSON), for apps on the device and the CLI:

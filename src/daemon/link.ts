@@ -1,7 +1,6 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import type { Counters } from '../counters.js';
+import type { Context } from '../context.js';
 import { isHamsyncError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { checkBatch } from '../model/update.js';
 import type { Replica } from '../sync/replica.js';
 import { decodePut, decodeState, encodePresence, type DecodedUpdate } from '../wire/codec.js';
@@ -35,10 +34,9 @@ export class Link {
   private readonly follower: FeedFollower;
 
   constructor(
+    private readonly ctx: Context,
     private readonly config: DaemonConfig,
     private readonly replica: Replica,
-    private readonly counters: Counters,
-    private readonly log: Logger,
     private readonly verifier: Verifier,
     events: LinkEvents,
   ) {
@@ -58,20 +56,20 @@ export class Link {
     if (config.username !== undefined) options.username = config.username;
     if (config.password !== undefined) options.password = config.password;
     this.client = mqtt.connect(config.broker, options);
-    this.reconnector = new Reconnector(this.client, config.reconnect, log, counters);
-    this.follower = new FeedFollower(config, replica, this.client, counters, log, verifier, events.hubTime);
-    this.modes = new SyncModes(config, replica.cursors().last() !== undefined, this.client, log, counters, (hub) => this.follower.request(hub));
+    this.reconnector = new Reconnector(ctx, this.client, config.reconnect);
+    this.follower = new FeedFollower(ctx, config, replica, this.client, verifier, events.hubTime);
+    this.modes = new SyncModes(ctx, config, replica.cursors().last() !== undefined, this.client, (hub) => this.follower.request(hub));
     this.client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(() => done(), (err: Error) => {
-        this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
+        this.ctx.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
         // Leave it unacknowledged: the broker redelivers it on the next session.
         this.client.stream.destroy();
       });
     };
     this.client.on('connect', (connack) => {
       (this.client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-      this.counters.inc('link.connects');
-      this.log.info('connected to broker', { broker: config.broker, sessionPresent: connack.sessionPresent });
+      this.ctx.counters.inc('link.connects');
+      this.ctx.log.info('connected to broker', { broker: config.broker, sessionPresent: connack.sessionPresent });
       // Pages of the previous session's feed may still be queued for us: a new request supersedes them.
       this.follower.reset();
       this.modes.connected(() => {
@@ -116,13 +114,13 @@ export class Link {
       // Before HAM: a put or a state message passes whole or not at all (sync pages: FeedFollower).
       if (!(await this.verifier.message(checked, packet.topic))) return;
       durable = this.replica.receiveChecked(checked).durable;
-      this.counters.inc('updates.replicated', checked.length);
+      this.ctx.counters.inc('updates.replicated', checked.length);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
       if (err.code === 'HAMSYNC_ERR_SIGNATURE') return this.verifier.refused(err, packet.topic, 1);
-      this.counters.inc('messages.rejected');
-      this.counters.inc(`rejected.${err.code}`);
-      this.log.warn('message rejected', { topic: packet.topic.slice(0, 200), code: err.code, reason: err.message });
+      this.ctx.counters.inc('messages.rejected');
+      this.ctx.counters.inc(`rejected.${err.code}`);
+      this.ctx.log.warn('message rejected', { topic: packet.topic.slice(0, 200), code: err.code, reason: err.message });
       return;
     }
     // Acknowledge only once it is on disk; a store failure propagates and the delivery stays unacknowledged.

@@ -1,90 +1,13 @@
 import { HamsyncError, describe } from '../errors.js';
-import { checkNumber, wholeAtLeast } from '../util/number-option.js';
 import { loopbackOnly } from '../admin/http-kit.js';
-import { DAEMON_KEYS } from '../config/schema.js';
-import type { ReplicaOptions } from '../sync/replica.js';
+import { DAEMON, type DaemonInput, type SyncSetting } from '../config/daemon-options.js';
+import { withDefaults, type OptionEntry } from '../config/option-table.js';
+import { queueOptionsOf, retentionOf, type QueueOptions } from '../config/queues.js';
 import { DEFAULT_QUEUE_LIMITS } from '../sync/queue-limits.js';
 import { parseClockOffset, parseDuration, parseHostPort } from '../util/duration.js';
-import { parseSize } from '../util/size.js';
-import { sourceConfigs } from './sources.js';
+import { sourceConfigs } from '../config/sources.js';
 
-/** Options of `hamsync daemon`, as given (CLI, env, config file or code). Defaults in brackets. */
-export interface DaemonInput {
-  /** Device id, 1-64 of [A-Za-z0-9_-]. Required. */
-  id: string;
-  /** Broker URL: mqtt://host:port, mqtts://host:port, ws:// or wss://. [mqtt://127.0.0.1:1883] */
-  broker?: string;
-  /** Data directory of the device's replica. Required. */
-  dataDir: string;
-  /** Namespace. [default] */
-  ns?: string;
-  /** Clock offset, a duration with a unit (+5s, -2m), within ±366d. [0] */
-  clockOffset?: string | number;
-  /** Clock rate error in parts per million, to simulate a drifting clock; within ±100000. [0] */
-  clockDriftPpm?: number;
-  /** Key filters (MQTT-style + and #) this device replicates. [["#"]] */
-  subscribe?: string[];
-  /** Local HTTP API address, host:port. [127.0.0.1:7878] */
-  http?: string;
-  /** CA certificate file for mqtts:// / wss://. */
-  ca?: string;
-  /** Client certificate and key (PEM) for a broker that requires mutual TLS; the CN is the device id. */
-  cert?: string;
-  key?: string;
-  /** MQTT username and password, if the broker asks for them. */
-  username?: string;
-  password?: string;
-  /** Put messages in flight to the broker at once. [64] */
-  window?: number;
-  /** Most updates the outbox may hold while the broker is unreachable; further local puts are refused. [1000000] */
-  outboxMax?: number;
-  /** Telemetry sources feeding the replica (see devices/); a list, or JSON text. [none] */
-  sources?: unknown;
-  /** A device profile whose sources are used when `sources` is not given. */
-  profile?: string;
-  /** Prune history rows whose state is older than this duration (e.g. 30d). [keep all] */
-  retainHistory?: string | number;
-  /** Prune the oldest history rows while history takes more than this (e.g. 500MB). [no cap] */
-  retainBytes?: string | number;
-  /** The horizon: updates stamped further ahead than this are quarantined, not deferred (a duration). [30d] */
-  maxFuture?: string | number;
-  /** Most deferred updates per source. [10000] */
-  deferredMax?: number;
-  /** Most bytes of deferred updates per source (key + value text), a size like 16MiB. [16MiB] */
-  deferredMaxBytes?: string | number;
-  /** Most quarantined updates per source (0: refuse them). [1000] */
-  quarantineMax?: number;
-  /** This device's Ed25519 private key (PKCS#8 PEM, `hamsync key generate`): every local put is signed with it. [unsigned] */
-  signingKey?: string;
-  /** A keys file of devices' public keys: updates received from those devices must carry their valid signatures. [none] */
-  keys?: string;
-  /** A users file whose `pub` fields are used as public keys too (merged with `keys`). [none] */
-  users?: string;
-  /** Refuse received updates from sources without a known public key. [false] */
-  requireSigned?: boolean;
-  /** Also subscribe to the hub's retained state topics and apply them (verified like puts and catch-up). [false] */
-  followState?: boolean;
-  /** First delay before reconnecting to the broker after a failure (a refused login included), a duration. [1s] */
-  reconnectMin?: string | number;
-  /** Most delay between reconnect attempts: the delay doubles up to it, with ±20 % jitter. [60s] */
-  reconnectMax?: string | number;
-  /**
-   * Clock guard: how far ahead of the reference time (the hub's clock, GPS time) the clock may
-   * run before the daemon refuses to stamp local puts with it (HAMSYNC_ERR_CLOCK). [maxFuture, 30d]
-   */
-  maxClockAhead?: string | number;
-  /**
-   * Sync protocol v2 mode: `hub` follows a hub's feed (no put/+), `peer` takes peers' puts from
-   * put/+ (a plain broker, no hub), `auto` follows a hub when one announces itself. [auto]
-   */
-  sync?: SyncSetting;
-}
-
-/** The daemon's `--sync` setting. */
-export type SyncSetting = 'auto' | 'hub' | 'peer';
-
-/** The queue options of a replica (ReplicaOptions fields), from the daemon/broker config keys. */
-export type QueueOptions = Pick<ReplicaOptions, 'maxFutureMs' | 'deferredMaxPerSource' | 'deferredMaxBytesPerSource' | 'quarantineMaxPerSource'>;
+export type { DaemonInput, SyncSetting } from '../config/daemon-options.js';
 
 export interface DaemonConfig {
   id: string;
@@ -117,44 +40,45 @@ export interface DaemonConfig {
   sync: SyncSetting;
 }
 
-/** Validates once, at start (the same checks as `hamsync config check`): errors name the field and the value. */
+/**
+ * Validates once, at start (the same checks as `hamsync config check`), and merges the table's
+ * defaults (src/config/daemon-options.ts): errors name the field and the value.
+ */
 export function daemonConfig(input: DaemonInput): DaemonConfig {
-  if (input.id === undefined) throw new HamsyncError('HAMSYNC_ERR_CONFIG', 'id is required', { field: 'id' });
-  if (input.dataDir === undefined) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `dataDir is required, got ${describe(input.dataDir)}`, { field: 'dataDir' });
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined) continue;
-    const check = DAEMON_KEYS[key];
-    if (!check) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `unknown daemon option ${key}`, { field: key });
-    check(value, key);
+  for (const [key, e] of Object.entries(DAEMON)) {
+    if ((e as OptionEntry).required && (input as Record<string, unknown>)[key] === undefined) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${key} is required, got undefined`, { field: key });
   }
-  const queues = queueOptionsOf(input);
+  const o = withDefaults(DAEMON, input, (key) => {
+    throw new HamsyncError('HAMSYNC_ERR_CONFIG', `unknown daemon option ${key}`, { field: key });
+  });
+  const queues = queueOptionsOf(o);
   return {
-    id: input.id,
-    broker: input.broker ?? 'mqtt://127.0.0.1:1883',
-    dataDir: input.dataDir,
-    ns: input.ns ?? 'default',
-    clockOffsetMs: parseClockOffset(input.clockOffset ?? 0, 'clockOffset'),
-    clockDriftPpm: input.clockDriftPpm ?? 0,
-    subscribe: input.subscribe && input.subscribe.length > 0 ? input.subscribe : ['#'],
-    http: loopbackOnly(parseHostPort(input.http ?? '127.0.0.1:7878', 'http')),
-    ca: input.ca,
-    cert: input.cert,
-    key: input.key,
-    username: input.username,
-    password: input.password,
-    window: input.window ?? 64,
-    outboxMax: input.outboxMax ?? 1_000_000,
-    retention: retentionOf(input.retainHistory, input.retainBytes),
+    id: o.id,
+    broker: o.broker,
+    dataDir: o.dataDir,
+    ns: o.ns,
+    clockOffsetMs: parseClockOffset(o.clockOffset, 'clockOffset'),
+    clockDriftPpm: o.clockDriftPpm,
+    subscribe: o.subscribe.length > 0 ? o.subscribe : [...DAEMON.subscribe.default],
+    http: loopbackOnly(parseHostPort(o.http, 'http')),
+    ca: o.ca,
+    cert: o.cert,
+    key: o.key,
+    username: o.username,
+    password: o.password,
+    window: o.window,
+    outboxMax: o.outboxMax,
+    retention: retentionOf(o.retainHistory, o.retainBytes),
     queues,
-    sources: sourceConfigs(input.sources, input.profile),
-    signingKey: input.signingKey,
-    keys: input.keys,
-    users: input.users,
-    requireSigned: input.requireSigned ?? false,
-    followState: input.followState ?? false,
-    reconnect: reconnectOf(input.reconnectMin, input.reconnectMax),
-    maxClockAheadMs: input.maxClockAhead === undefined ? (queues.maxFutureMs ?? DEFAULT_QUEUE_LIMITS.maxFutureMs) : positiveDuration(input.maxClockAhead, 'maxClockAhead'),
-    sync: input.sync ?? 'auto',
+    sources: sourceConfigs(o.sources, o.profile),
+    signingKey: o.signingKey,
+    keys: o.keys,
+    users: o.users,
+    requireSigned: o.requireSigned,
+    followState: o.followState,
+    reconnect: reconnectOf(o.reconnectMin, o.reconnectMax),
+    maxClockAheadMs: o.maxClockAhead === undefined ? (queues.maxFutureMs ?? DEFAULT_QUEUE_LIMITS.maxFutureMs) : positiveDuration(o.maxClockAhead, 'maxClockAhead'),
+    sync: o.sync,
   };
 }
 
@@ -166,39 +90,8 @@ function positiveDuration(value: unknown, field: string): number {
 
 /** The reconnect backoff: `reconnectMin` [1s] doubling up to `reconnectMax` [60s]; min must not exceed max. */
 function reconnectOf(min: unknown, max: unknown): { minMs: number; maxMs: number } {
-  const minMs = min === undefined ? 1000 : positiveDuration(min, 'reconnectMin');
-  const maxMs = max === undefined ? Math.max(60_000, minMs) : positiveDuration(max, 'reconnectMax');
+  const minMs = positiveDuration(min ?? DAEMON.reconnectMin.default, 'reconnectMin');
+  const maxMs = max === undefined ? Math.max(parseDuration(DAEMON.reconnectMax.default, 'reconnectMax'), minMs) : positiveDuration(max, 'reconnectMax');
   if (minMs > maxMs) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `reconnectMin (${describe(min)}) must not be more than reconnectMax (${describe(max)})`, { field: 'reconnectMin' });
   return { minMs, maxMs };
-}
-
-/** Retention options from `retainHistory` / `retainBytes` (both optional). */
-export function retentionOf(history: string | number | undefined, bytes: string | number | undefined): { maxAgeMs?: number; maxBytes?: number } {
-  return {
-    ...(history === undefined ? {} : { maxAgeMs: parseDuration(history, 'retainHistory') }),
-    ...(bytes === undefined ? {} : { maxBytes: parseSize(bytes, 'retainBytes') }),
-  };
-}
-
-/**
- * The queue limits from config keys `maxFuture` (a duration), `deferredMax`, `deferredMaxBytes`
- * (a size) and `quarantineMax`; absent keys are left out (defaults are the replica's).
- * Errors name the config key and the value.
- */
-export function queueOptionsOf(input: { maxFuture?: unknown; deferredMax?: unknown; deferredMaxBytes?: unknown; quarantineMax?: unknown }): QueueOptions {
-  const count = (v: unknown, field: string, min: number): number => checkNumber(v, field, wholeAtLeast(min));
-  const out: QueueOptions = {};
-  if (input.maxFuture !== undefined) {
-    const ms = parseDuration(input.maxFuture, 'maxFuture');
-    if (!(ms > 0)) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `maxFuture must be a positive duration like 30d or 12h, got ${describe(input.maxFuture)}`, { field: 'maxFuture' });
-    out.maxFutureMs = ms;
-  }
-  if (input.deferredMax !== undefined) out.deferredMaxPerSource = count(input.deferredMax, 'deferredMax', 1);
-  if (input.deferredMaxBytes !== undefined) {
-    const bytes = parseSize(input.deferredMaxBytes, 'deferredMaxBytes');
-    if (bytes < 1) throw new HamsyncError('HAMSYNC_ERR_CONFIG', `deferredMaxBytes must be at least 1 byte, got ${describe(input.deferredMaxBytes)}`, { field: 'deferredMaxBytes' });
-    out.deferredMaxBytesPerSource = bytes;
-  }
-  if (input.quarantineMax !== undefined) out.quarantineMaxPerSource = count(input.quarantineMax, 'quarantineMax', 0);
-  return out;
 }

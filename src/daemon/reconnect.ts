@@ -1,6 +1,5 @@
-import { Backoff } from '../../devices/util/backoff.js';
-import type { Counters } from '../counters.js';
-import type { Logger } from '../log.js';
+import { Backoff } from '../util/backoff.js';
+import type { Context } from '../context.js';
 
 /** The part of an mqtt.js client the reconnector drives (created with reconnectPeriod 0). */
 export interface Reconnectable {
@@ -61,17 +60,16 @@ export class Reconnector {
   private nextAt: number | null = null;
 
   constructor(
+    private readonly ctx: Context,
     private readonly client: Reconnectable,
     options: ReconnectOptions,
-    private readonly log: Logger,
-    private readonly counters: Counters,
   ) {
     this.backoff = new Backoff(options.minMs, options.maxMs, options.random);
     this.summaryEveryMs = options.summaryEveryMs ?? 300_000;
     this.stableMs = options.stableMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.since = this.now();
-    this.counters.inc('link.attempts'); // mqtt.connect() makes the first one
+    this.ctx.counters.inc('link.attempts'); // mqtt.connect() makes the first one
     client.on('connect', () => this.onConnect());
     client.on('error', (err) => this.onError(err));
     client.on('close', () => this.onClose());
@@ -98,7 +96,7 @@ export class Reconnector {
   private onConnect(): void {
     this.setState('connected');
     this.connectedAt = this.now();
-    if (this.failed > 0) this.log.info('broker reachable again', { failedAttempts: this.failed, offlineMs: this.now() - this.offlineSince });
+    if (this.failed > 0) this.ctx.log.info('broker reachable again', { failedAttempts: this.failed, offlineMs: this.now() - this.offlineSince });
     this.failed = 0;
     this.offlineSince = 0;
     this.loggedKind = undefined;
@@ -107,7 +105,7 @@ export class Reconnector {
   private onError(err: Error & { code?: string | number }): void {
     this.errorThisAttempt = true;
     this.lastError = { message: err.message.slice(0, 300), code: err.code ?? null, at: this.now() };
-    if (typeof err.code === 'number') this.counters.inc('link.refused'); // a CONNACK return code
+    if (typeof err.code === 'number') this.ctx.counters.inc('link.refused'); // a CONNACK return code
   }
 
   private onClose(): void {
@@ -120,7 +118,7 @@ export class Reconnector {
       if (this.now() - this.connectedAt >= this.stableMs) this.backoff.reset();
     } else {
       this.failed++;
-      this.counters.inc('link.failed');
+      this.ctx.counters.inc('link.failed');
     }
     this.setState('offline');
     const delay = this.backoff.next();
@@ -131,7 +129,7 @@ export class Reconnector {
       this.nextAt = null;
       if (this.state === 'stopped') return;
       this.setState('connecting');
-      this.counters.inc('link.attempts');
+      this.ctx.counters.inc('link.attempts');
       this.client.connect();
     }, delay);
     this.timer.unref?.();
@@ -143,11 +141,11 @@ export class Reconnector {
     const kind = String(err?.code ?? err?.message);
     const fields = { err: err?.message, code: err?.code, failedAttempts: this.failed, retryInMs: delay };
     if (wasConnected) {
-      this.log.warn('broker connection lost; working offline, retrying with backoff', fields);
+      this.ctx.log.warn('broker connection lost; working offline, retrying with backoff', fields);
     } else if (kind !== this.loggedKind) {
-      this.log.warn('cannot connect to the broker; working offline, retrying with backoff', fields);
+      this.ctx.log.warn('cannot connect to the broker; working offline, retrying with backoff', fields);
     } else if (this.now() - this.lastLogAt >= this.summaryEveryMs) {
-      this.log.info('still offline', { ...fields, offlineMs: this.now() - this.offlineSince });
+      this.ctx.log.info('still offline', { ...fields, offlineMs: this.now() - this.offlineSince });
     } else {
       return;
     }

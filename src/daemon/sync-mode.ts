@@ -12,9 +12,8 @@
  * mode are acknowledged, so nothing of `put/+` arrives after the request.
  */
 import type { MqttClient } from 'mqtt';
-import type { Counters } from '../counters.js';
+import type { Context } from '../context.js';
 import { isHamsyncError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { decodeHubAnnouncement, type HubAnnouncement } from '../wire/sync-v2.js';
 import { topics } from '../wire/topics.js';
 import type { DaemonConfig, SyncSetting } from './options.js';
@@ -58,12 +57,11 @@ export class SyncModes {
   private hub: HubAnnouncement | undefined;
 
   constructor(
+    private readonly ctx: Context,
     private readonly config: DaemonConfig,
     /** The data dir remembers a hub (`replica.cursors().last()`). */
     remembered: boolean,
     private readonly client: MqttClient,
-    private readonly log: Logger,
-    private readonly counters: Counters,
     private readonly onHub: (hub: HubAnnouncement) => void,
   ) {
     const s = config.sync;
@@ -98,15 +96,15 @@ export class SyncModes {
   /** A message on `hamsync/<ns>/hub` (retained: it comes with every SUBSCRIBE of the topic). */
   announcement(payload: Buffer): void {
     if (this.config.sync === 'peer') return;
-    if (payload.length === 0) return this.log.info('the hub announcement was cleared');
+    if (payload.length === 0) return this.ctx.log.info('the hub announcement was cleared');
     let hub: HubAnnouncement;
     try {
       hub = decodeHubAnnouncement(payload);
     } catch (err) {
       if (!isHamsyncError(err)) throw err;
-      this.counters.inc('messages.rejected');
-      this.counters.inc(`rejected.${err.code}`);
-      this.log.warn('hub announcement rejected', { code: err.code, reason: err.message });
+      this.ctx.counters.inc('messages.rejected');
+      this.ctx.counters.inc(`rejected.${err.code}`);
+      this.ctx.log.warn('hub announcement rejected', { code: err.code, reason: err.message });
       return;
     }
     this.hub = hub;
@@ -133,8 +131,8 @@ export class SyncModes {
     if (!hub) return;
     if (this.current === 'hub') return this.onHub(hub);
     this.current = 'hub';
-    this.counters.inc('sync.switched-to-hub');
-    this.log.info('a hub announced itself: following its feed (no peers\' puts from put/+)', { hub: hub.hub, epoch: hub.epoch });
+    this.ctx.counters.inc('sync.switched-to-hub');
+    this.ctx.log.info('a hub announced itself: following its feed (no peers\' puts from put/+)', { hub: hub.hub, epoch: hub.epoch });
     this.ready = false;
     this.apply('hub', false, () => this.settled());
   }
@@ -145,8 +143,8 @@ export class SyncModes {
       this.fallback = undefined;
       if (this.current !== 'hub' || this.heard) return;
       this.current = 'peer';
-      this.counters.inc('sync.fallbacks');
-      this.log.warn('the remembered hub did not announce itself; syncing with peers through put/+', { waitedMs: HUB_FALLBACK_MS });
+      this.ctx.counters.inc('sync.fallbacks');
+      this.ctx.log.warn('the remembered hub did not announce itself; syncing with peers through put/+', { waitedMs: HUB_FALLBACK_MS });
       this.ready = false;
       this.apply('peer', false, () => this.settled());
     }, HUB_FALLBACK_MS);
@@ -172,8 +170,8 @@ export class SyncModes {
     // counted, and the session goes on: local puts need no subscription.
     const done = (what: string) => (err?: Error | null) => {
       if (err && session === this.session) {
-        this.counters.inc('link.subscribe-failed');
-        this.log.warn(`${what} failed`, { mode, err: err.message });
+        this.ctx.counters.inc('link.subscribe-failed');
+        this.ctx.log.warn(`${what} failed`, { mode, err: err.message });
       }
       if (--waiting > 0 || session !== this.session) return;
       then();

@@ -5,9 +5,8 @@
  * per source and reason, with the number suppressed) and the update is not applied; the delivery
  * is still acknowledged, as for any rejected message (the broker would only send it again).
  */
-import type { Counters } from '../counters.js';
+import type { Context } from '../context.js';
 import { HamsyncError, isHamsyncError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { LogThrottle } from '../log-throttle.js';
 import type { CheckedUpdate } from '../model/update.js';
 import { checkEachAsync, checkSignaturesAsync } from '../sign/policy.js';
@@ -17,9 +16,8 @@ export class Verifier {
   private readonly throttle = new LogThrottle();
 
   constructor(
+    private readonly ctx: Context,
     private readonly signing: DaemonSigning,
-    private readonly counters: Counters,
-    private readonly log: Logger,
   ) {}
 
   /** False when there is nothing to check (no keys, signatures not required): updates pass as they are. */
@@ -62,12 +60,12 @@ export class Verifier {
   refused(err: HamsyncError, topic: string, updates: number): void {
     const why = typeof err.details.reason === 'string' ? err.details.reason : 'invalid';
     const source = typeof err.details.source === 'string' ? err.details.source : '';
-    this.counters.inc('messages.rejected');
-    this.counters.inc('rejected.HAMSYNC_ERR_SIGNATURE');
-    this.counters.inc(`sig.refused.${why}`);
+    this.ctx.counters.inc('messages.rejected');
+    this.ctx.counters.inc('rejected.HAMSYNC_ERR_SIGNATURE');
+    this.ctx.counters.inc(`sig.refused.${why}`);
     const line = this.throttle.take(`${why}\u0000${source}`);
     if (line) {
-      this.log.warn('signature refused: not applied', {
+      this.ctx.log.warn('signature refused: not applied', {
         code: 'HAMSYNC_ERR_SIGNATURE', why, source, updates, topic: topic.slice(0, 200), reason: err.message, ...(line.suppressed ? { suppressedSinceLast: line.suppressed } : {}),
       });
     }
@@ -78,6 +76,6 @@ export class Verifier {
   }
 
   private verified(tally: { verified: number }): void {
-    if (tally.verified > 0) this.counters.inc('sig.verified', tally.verified);
+    if (tally.verified > 0) this.ctx.counters.inc('sig.verified', tally.verified);
   }
 }

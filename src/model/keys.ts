@@ -1,13 +1,12 @@
 import { HamsyncError, describe } from '../errors.js';
-import type { Limits } from './limits.js';
+import { MAX_STORABLE_KEY_BYTES, type Limits } from './limits.js';
 
 // A segment: anything printable except the separator and MQTT's wildcards. Control characters
 // (C0 and C1) and Unicode non-characters are out too: MQTT says topics should not hold them, and
 // Mosquitto and its clients drop the connection over one (a retained state topic would loop them).
 const BAD_SEGMENT_CHAR = /[\p{Cc}\p{Noncharacter_Code_Point}+#/]/u;
 const SOURCE = /^[A-Za-z0-9_-]{1,64}$/;
-/** Longest key LMDB can index whatever `maxKeyBytes` says (its keys hold the key plus state and seq; ~1950 bytes fit). */
-export const MAX_STORABLE_KEY_BYTES = 1024;
+export { MAX_STORABLE_KEY_BYTES };
 
 /**
  * Checks a key: non-empty "/"-separated segments, none of them "." or "..", no `+`, `#`, control

@@ -1,6 +1,8 @@
 import { HamsyncError } from '../errors.js';
-import { MAX_STORABLE_KEY_BYTES } from './keys.js';
-import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
+import { checkNumber, POSITIVE_INT } from '../util/check.js';
+
+/** Longest key LMDB can index whatever `maxKeyBytes` says (its keys hold the key plus state and seq; ~1950 bytes fit). */
+export const MAX_STORABLE_KEY_BYTES = 1024;
 
 /** Bounds on what one update may carry. Every field is documented in README "Limits". */
 export interface Limits {

@@ -4,7 +4,7 @@ import { RESTORE_MARK, restoreMark, type RestoreMark } from '../store/restore-ma
 import type { HistoryRow, LiveRow } from '../store/rows.js';
 import { readChunks } from './import-chunks.js';
 import type { ParsedRow } from './import-lines.js';
-import type { ImportOptions, ImportReport, ValidatedExport } from './import.js';
+import type { ImportOptions, ImportReport, ValidatedExport } from './import-types.js';
 
 /** A report with nothing done yet. */
 export function emptyReport(valid: ValidatedExport, mode: ImportReport['mode']): ImportReport {

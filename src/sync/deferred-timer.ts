@@ -2,7 +2,7 @@ import type { Clock } from '../ham/clock.js';
 import type { CheckedUpdate } from '../model/update.js';
 import type { Store } from '../store/open.js';
 import type { BatchContext } from './resolve.js';
-import type { Receipt } from './replica.js';
+import type { Receipt } from './batches.js';
 
 export interface DueRow {
   /** Stable identity of the deferred row (its LMDB key, joined). */

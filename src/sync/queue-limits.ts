@@ -1,4 +1,4 @@
-import { checkNumber, type NumberRule } from '../util/number-option.js';
+import { checkNumber, type NumberRule } from '../util/check.js';
 
 /** Bounds on what one source may keep waiting in a replica. Defaults in brackets. */
 export interface QueueLimits {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Database } from 'lmdb';
-import { checkNumber } from '../util/number-option.js';
+import { checkNumber } from '../util/check.js';
 import type { Clock } from '../ham/clock.js';
 import type { Store } from '../store/open.js';
 import type { HistoryKey } from '../store/rows.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fixName, parseGpsTime, tpvReadings } from '../../devices/index.js';
-import { Backoff } from '../../devices/util/backoff.js';
+import { Backoff } from '../../src/util/backoff.js';
 import { safeSegment } from '../../devices/util/keys.js';
 import { LineSplitter } from '../../devices/util/lines.js';
 import { Prng, round, seedFromString } from '../../devices/util/prng.js';

@@ -1,5 +1,6 @@
 /** The daemon's clock guard with the wall clock (fake time sources), the hub's `t` on the wire, GPS time. */
 import { test } from 'node:test';
+import { createContext } from '../../src/context.js';
 import assert from 'node:assert/strict';
 import { Counters } from '../../src/counters.js';
 import { ClockGuard, gpsTimeOf } from '../../src/daemon/clock-guard.js';
@@ -19,7 +20,7 @@ function rig(maxAheadMs = 60_000, stored?: number) {
   const highWater: HighWaterStore = { load: () => saved, save: (s) => void (saved = s) };
   const log = recordingLogger();
   const counters = new Counters();
-  const guard = new ClockGuard(maxAheadMs, log, counters, () => time.mono);
+  const guard = new ClockGuard(createContext({ log, counters, clock: () => time.mono }), maxAheadMs);
   const clock = new WallClock({ source: () => time.sys, highWater, reference: guard });
   guard.bind(clock);
   const advance = (ms: number): void => {

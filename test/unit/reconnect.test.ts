@@ -1,5 +1,6 @@
 /** The daemon's Reconnector against a fake MQTT client: backoff, the quiet log, status. */
 import { test } from 'node:test';
+import { createContext } from '../../src/context.js';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Counters } from '../../src/counters.js';
@@ -38,7 +39,7 @@ test('Reconnector: retries a refused login with capped backoff, logs one line pe
   const client = new FakeClient(() => error);
   const log = recordingLogger();
   const counters = new Counters();
-  const r = new Reconnector(client, { minMs: 2, maxMs: 16, summaryEveryMs: 60_000, random: () => 0.5, now: () => fakeNow }, log, counters);
+  const r = new Reconnector(createContext({ log, counters }), client, { minMs: 2, maxMs: 16, summaryEveryMs: 60_000, random: () => 0.5, now: () => fakeNow });
   const delays: number[] = [];
   client.on('close', () => delays.push((r.status().nextAttemptAt ?? 0) - fakeNow));
   client.attempt(); // the first attempt, as mqtt.connect() makes it
@@ -79,7 +80,7 @@ test('Reconnector: a connection that drops at once does not reset the backoff; s
   let up = true;
   const client = new FakeClient(() => (up ? undefined : refused(4)));
   const log = recordingLogger();
-  const r = new Reconnector(client, { minMs: 2, maxMs: 64, stableMs: 10_000, random: () => 0.5, now: () => fakeNow }, log, new Counters());
+  const r = new Reconnector(createContext({ log }), client, { minMs: 2, maxMs: 64, stableMs: 10_000, random: () => 0.5, now: () => fakeNow });
   const delays: number[] = [];
   client.on('close', () => delays.push((r.status().nextAttemptAt ?? 0) - fakeNow));
   // Flapping: connected, then closed right away, again and again.
