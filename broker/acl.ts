@@ -1,6 +1,6 @@
 /**
  * Topic access rules of an authenticating broker: pure functions of who is asking (role, user
- * id, namespaces) and the topic (publish) or topic filter (subscribe). See README "Security".
+ * id, namespaces) and the topic (publish) or topic filter (subscribe). See docs/security.md.
  *
  * - device:   publishes only its own `put/<id>`, `sync/req/<id>`, `sync/ack/<id>` and
  *             `presence/<id>`; subscribes to put, state and presence topics of its namespaces,

@@ -46,7 +46,7 @@ export function withOptions<T, O extends OptionTable>(y: Argv<T>, table: O): Arg
   for (const name of Object.keys(process.env)) if (name.startsWith('HAMSYNC_') && !known.has(name)) delete process.env[name];
   const { 'log-level': logLevel, ...rest } = yargsOptions(table);
   return (logLevel ? y.option('log-level', logLevel) : y)
-    .config('config', 'YAML or JSON config file (see README "Configuration"); flags and HAMSYNC_* env vars override it', (path: string) => loadConfigFile(path, checksOf(table)))
+    .config('config', 'YAML or JSON config file (see docs/configuration.md); flags and HAMSYNC_* env vars override it', (path: string) => loadConfigFile(path, checksOf(table)))
     .env('HAMSYNC')
     .options(rest) as unknown as Argv<T & Merged<O>>;
 }

@@ -4,7 +4,7 @@ import { checkNumber, POSITIVE_INT } from '../util/check.js';
 /** Longest key LMDB can index whatever `maxKeyBytes` says (its keys hold the key plus state and seq; ~1950 bytes fit). */
 export const MAX_STORABLE_KEY_BYTES = 1024;
 
-/** Bounds on what one update may carry. Every field is documented in README "Limits". */
+/** Bounds on what one update may carry. Every field is documented in docs/security.md "Limits". */
 export interface Limits {
   /** Longest key, in UTF-8 bytes. Default 256; at most MAX_STORABLE_KEY_BYTES (1024). */
   maxKeyBytes: number;

@@ -35,7 +35,7 @@ const FILE = 'dist/test/property/fuzz-wire.test.js';
 const CALL_MS = 2000;
 const DEVICE = 'dev-1';
 const LIMITS: Limits = { ...DEFAULT_LIMITS };
-/** What a key segment may not hold (README "Keys"): wildcards, C0/C1 controls, Unicode non-characters. */
+/** What a key segment may not hold (docs/PROTOCOL.md "Topics"): wildcards, C0/C1 controls, Unicode non-characters. */
 const BAD_KEY_CHAR = /[\p{Cc}\p{Noncharacter_Code_Point}+#]/u;
 const UNBOUNDED: WireLimits = { maxPayloadBytes: Number.MAX_SAFE_INTEGER };
 
