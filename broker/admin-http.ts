@@ -10,6 +10,9 @@ import type { Hub } from './hub.js';
  *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters,
  *                     and `sync`: the hub's identity and epoch, its change log's head and oldest
  *                     position, and its feeds (count; per feed: device, mode, position, backlog, pages)
+ *   GET /v1/fleet     per device: online, last seen, estimated clock skew, GPS offset, deferred
+ *                     (count, earliest due), quarantined, rate refusals; and the skew history
+ *                     (broker/fleet/fleet.ts FleetView, docs/metrics.md)
  *   and the deferred / quarantine routes shared with the daemon (src/admin/queue-routes.ts),
  * so `hamsync status|deferred --http host:port` work against the hub too. Host and content-type
  * guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
@@ -18,7 +21,9 @@ export function startAdminApi(addr: { host: string; port: number }, hub: Hub, re
   return serveJson(
     loopbackOnly(addr),
     'the broker admin API',
-    [...queueRoutes(() => replica, log), { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica)) }],
+    [...queueRoutes(() => replica, log), { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica)) },
+      { method: 'GET', path: '/v1/fleet', handle: ({ res }) => send(res, 200, hub.fleet.view()) },
+    ],
     log,
   );
 }
@@ -38,5 +43,7 @@ function status(hub: Hub, replica: Replica): Record<string, unknown> {
     queueLimits: queues.limits,
     counters: { ...hub.counters.snapshot(), ...replica.counters.snapshot() },
     sync: hub.sync.status(),
+    /** Per device: online, lastSeen, skewS, gpsOffsetMs, deferred, earliestDue, quarantined, rateRefusals (GET /v1/fleet has the skew history too). */
+    devices: hub.fleet.devices(),
   };
 }

@@ -3,6 +3,7 @@ import { isHamsyncError } from '../src/errors.js';
 import { checkBatch, type CheckedUpdate } from '../src/model/update.js';
 import type { Replica } from '../src/sync/replica.js';
 import { decodePut, type WireLimits } from '../src/wire/codec.js';
+import type { DeviceTracker } from './fleet/tracker.js';
 import type { PutVerify } from './put-verify.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Ack, Refusals } from './refusals.js';
@@ -19,9 +20,11 @@ export class PutPath {
     private readonly rate: RateLimiter,
     private readonly refusals: Refusals,
     private readonly verify: PutVerify,
+    private readonly fleet: DeviceTracker,
   ) {}
 
   put(client: Client | null, packet: PublishPacket, device: string, cb: Ack): void {
+    const rx = this.replica.now();
     let checked: CheckedUpdate[];
     try {
       // Each message is validated on its own, so a bad one is rejected alone (and its room in
@@ -37,9 +40,12 @@ export class PutPath {
     // Checked after decoding (so its updates are counted) and before anything is stored. Over the
     // limit: no PUBACK and the client is disconnected (Refusals.refuseRate).
     if (!this.rate.take(device, checked.length)) {
+      this.fleet.rateRefused(device);
       const reason = `device ${device} is over its rate limit (${this.rate.perSecond} updates/s, burst ${this.rate.burst}); message of ${checked.length} updates refused`;
       return this.refusals.refuseRate(client, device, reason, cb);
     }
+    // One skew sample per message (broker/fleet/skew.ts), taken before signatures are checked.
+    this.fleet.seen(device, checked, rx);
     this.verify.verify(client, packet, device, checked, cb);
   }
 }
