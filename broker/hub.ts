@@ -7,6 +7,7 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Publisher } from './publisher.js';
 import { PutPath } from './put.js';
 import { PutCommit } from './put-commit.js';
+import type { PutObservers } from './put-timing.js';
 import { PutVerify } from './put-verify.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Refusals } from './refusals.js';
@@ -70,6 +71,8 @@ export class Hub {
   readonly sync: SyncHub;
   /** Per-device records: last seen, clock skew, GPS offset, rate refusals (broker/fleet/). */
   readonly fleet: Fleet;
+  /** Latency observers of the put path (set by the metrics of the admin API). */
+  readonly observers: PutObservers = {};
 
   constructor(options: HubOptions) {
     const replica = options.replica;
@@ -79,10 +82,10 @@ export class Hub {
     const rate = new RateLimiter(options.rateLimit);
     this.refusals = new Refusals(this.counters, this.log);
     this.publisher = new Publisher(this.log);
-    const commit = new PutCommit(replica, this.counters, this.log, this.refusals);
+    const commit = new PutCommit(replica, this.counters, this.log, this.refusals, this.observers);
     this.verify = new PutVerify(options.keyring ?? new Keyring(), options.requireSigned ?? false, this.counters, this.log, this.refusals, commit);
     this.fleet = new Fleet(replica);
-    const put = new PutPath(replica, wire, rate, this.refusals, this.verify, this.fleet.tracker);
+    const put = new PutPath(replica, wire, rate, this.refusals, this.verify, this.fleet.tracker, this.observers);
     const retained = new RetainedBudget(options.retained);
     const sync = new SyncHub({ ns: this.ns, replica, wire, publisher: this.publisher, counters: this.counters, log: this.log, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),

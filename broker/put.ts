@@ -5,6 +5,7 @@ import type { Replica } from '../src/sync/replica.js';
 import { decodePut, type WireLimits } from '../src/wire/codec.js';
 import type { DeviceTracker } from './fleet/tracker.js';
 import type { PutVerify } from './put-verify.js';
+import type { PutObservers } from './put-timing.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Ack, Refusals } from './refusals.js';
 
@@ -21,10 +22,17 @@ export class PutPath {
     private readonly refusals: Refusals,
     private readonly verify: PutVerify,
     private readonly fleet: DeviceTracker,
+    private readonly observers: PutObservers = {},
   ) {}
 
-  put(client: Client | null, packet: PublishPacket, device: string, cb: Ack): void {
+  put(client: Client | null, packet: PublishPacket, device: string, ack: Ack): void {
     const rx = this.replica.now();
+    const acked = this.observers.acked;
+    const t0 = acked ? performance.now() : 0;
+    const cb: Ack = acked ? (err) => {
+      if (!err) acked((performance.now() - t0) / 1000);
+      ack(err);
+    } : ack;
     let checked: CheckedUpdate[];
     try {
       // Each message is validated on its own, so a bad one is rejected alone (and its room in
