@@ -7,6 +7,7 @@ import type { Replica } from '../src/sync/replica.js';
 import { Publisher } from './publisher.js';
 import { PutPath } from './put.js';
 import { PutCommit } from './put-commit.js';
+import type { PutObservers } from './put-timing.js';
 import { PutVerify } from './put-verify.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Refusals } from './refusals.js';
@@ -16,6 +17,7 @@ import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
 import { SyncHub } from './feed/sync-hub.js';
 import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
+import { Fleet } from './fleet/fleet.js';
 
 /** The hub's parts and settings; its namespace, log, counters, clock and wire limits are its Context. */
 export interface HubOptions {
@@ -65,6 +67,10 @@ export class Hub {
   private readonly state: StatePublisher;
   /** Sync protocol v2: announcement, feeds, acknowledgements, change log retention. */
   readonly sync: SyncHub;
+  /** Per-device records: last seen, clock skew, GPS offset, rate refusals (broker/fleet/). */
+  readonly fleet: Fleet;
+  /** Latency observers of the put path (set by the metrics of the admin API). */
+  readonly observers: PutObservers = {};
 
   constructor(
     readonly ctx: Context,
@@ -75,9 +81,10 @@ export class Hub {
     const rate = new RateLimiter(options.rateLimit);
     this.refusals = new Refusals(ctx);
     this.publisher = new Publisher(ctx);
-    const commit = new PutCommit(ctx, replica, this.refusals);
+    const commit = new PutCommit(ctx, replica, this.refusals, this.observers);
     this.verify = new PutVerify(ctx, { keyring: options.keyring ?? new Keyring(), requireSigned: options.requireSigned ?? false }, this.refusals, commit);
-    const put = new PutPath(ctx, replica, rate, this.refusals, this.verify);
+    this.fleet = new Fleet(replica);
+    const put = new PutPath(ctx, replica, rate, this.refusals, this.verify, this.fleet.tracker, this.observers);
     const retained = new RetainedBudget(options.retained);
     const sync = new SyncHub(ctx, { replica, publisher: this.publisher, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
@@ -131,6 +138,8 @@ export class Hub {
    */
   attach(aedes: Aedes): void {
     this.publisher.aedes = aedes;
+    this.fleet.clients = () => Object.keys((aedes as unknown as { clients: Record<string, unknown> }).clients);
+    this.fleet.start();
     const n = this.state.start();
     this.log.info('hub attached', { ns: this.ns, liveKeys: n });
     this.sync.attach(aedes);
@@ -139,6 +148,7 @@ export class Hub {
   /** Stops publishing and ends the sync feeds (resolves once a change log prune run going ended). */
   async detach(): Promise<void> {
     this.state.stop();
+    this.fleet.stop();
     this.publisher.aedes = undefined;
     await this.sync.detach();
   }

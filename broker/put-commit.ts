@@ -1,8 +1,11 @@
 import type { Client, PublishPacket } from 'aedes';
 import type { Context } from '../src/context.js';
+import type { Counters } from '../src/counters.js';
 import { isHamsyncError } from '../src/errors.js';
 import type { CheckedUpdate } from '../src/model/update.js';
 import type { Admission, Replica } from '../src/sync/replica.js';
+import type { Result } from '../src/sync/resolve.js';
+import type { PutObservers } from './put-timing.js';
 import type { Ack, Refusals } from './refusals.js';
 
 /**
@@ -18,6 +21,7 @@ export class PutCommit {
     private readonly ctx: Context,
     private readonly replica: Replica,
     private readonly refusals: Refusals,
+    private readonly observers: PutObservers = {},
   ) {}
 
   /** Reserves a checked (and verified) put's room and queues it for this turn's transaction. */
@@ -48,14 +52,20 @@ export class PutCommit {
     const batch = this.pending;
     this.pending = [];
     let durable: Promise<void>;
+    let results: Result[] = [];
+    let ties = 0;
+    const t0 = performance.now();
     try {
       // Writes every admission (on a throw, none): their reservations are returned either way.
-      durable = this.replica.receiveAdmitted(batch.map((m) => m.admission)).durable;
+      const receipt = this.replica.receiveAdmitted(batch.map((m) => m.admission));
+      ({ durable, results, ties } = receipt);
     } catch (err) {
       durable = Promise.reject(err as Error);
     }
     durable.then(
       () => {
+        this.observers.flushed?.((performance.now() - t0) / 1000);
+        countDecisions(this.ctx.counters, results, ties);
         for (const m of batch) {
           this.ctx.counters.inc('updates.accepted', m.admission.updates.length);
           this.ctx.counters.inc('messages.accepted');
@@ -70,4 +80,30 @@ export class PutCommit {
       },
     );
   }
+}
+
+/**
+ * Counts a durable batch's updates by decision: `decision.<apply|historical|tie-lost|same|defer|quarantine>`
+ * (exact repeats too); `ties` of its historical ones lost an equal-state tie.
+ */
+export function countDecisions(counters: Counters, results: readonly Result[], ties: number): void {
+  let apply = 0;
+  let historical = -ties;
+  const tie = ties;
+  let same = 0;
+  let defer = 0;
+  let quarantine = 0;
+  for (const r of results) {
+    if (r.decision === 'apply') apply++;
+    else if (r.decision === 'historical') historical++;
+    else if (r.decision === 'same') same++;
+    else if (r.decision === 'defer') defer++;
+    else quarantine++;
+  }
+  if (apply > 0) counters.inc('decision.apply', apply);
+  if (historical > 0) counters.inc('decision.historical', historical);
+  if (tie > 0) counters.inc('decision.tie-lost', tie);
+  if (same > 0) counters.inc('decision.same', same);
+  if (defer > 0) counters.inc('decision.defer', defer);
+  if (quarantine > 0) counters.inc('decision.quarantine', quarantine);
 }

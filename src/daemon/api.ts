@@ -5,6 +5,8 @@
 import type { Counters } from '../counters.js';
 import type { Json } from '../ham/lexical.js';
 import type { Replica, Result } from '../sync/replica.js';
+import type { FeedStatus } from './feed-follower.js';
+import type { SyncMode } from './sync-mode.js';
 
 /** A local put: the state is stamped by the daemon's clock unless given. */
 export interface LocalPut {
@@ -22,6 +24,14 @@ export interface PutResult extends Result {
 export interface DaemonApi {
   readonly replica: Replica;
   readonly counters: Counters;
+  /** Whether the MQTT link to the broker is up (metrics, /readyz). */
+  readonly connected: boolean;
+  /** The outbox cap, in updates (metrics, /readyz). */
+  readonly config: { readonly outboxMax: number };
+  /** The last GPS − system clock offset a gpsd source read, in ms, or null. */
+  readonly gpsOffsetMs: number | null;
+  /** The sync v2 follower's position, head and backlog, with the mode. */
+  syncStatus(): FeedStatus & { mode: SyncMode; setting: string };
   put(items: readonly LocalPut[]): Promise<PutResult[]>;
   status(): Record<string, unknown>;
 }

@@ -2,6 +2,9 @@ import type { Server } from 'node:http';
 import { queueRoutes } from '../admin/queue-routes.js';
 import { queryInstant, queryNumber, send, serveJson, type Route, type ServeOptions } from '../admin/http-kit.js';
 import { HamsyncError } from '../errors.js';
+import { check, Health } from '../admin/health.js';
+import { metricsRoute } from '../admin/metrics-kit.js';
+import { daemonMetrics } from './metrics.js';
 import type { Json } from '../ham/lexical.js';
 import type { Logger } from '../log.js';
 import { showInstant } from '../util/instant.js';
@@ -13,6 +16,8 @@ import type { DaemonApi as Daemon, LocalPut } from './api.js';
  *   GET  /v1/keys/<key>     the live value (with "g", its source's signature, when signed)
  *   GET  /v1/history/<key>  ?from=&to=&limit=   (from/to: a state or an ISO 8601 time)
  *   GET  /v1/status
+ *   GET  /metrics           Prometheus text (src/daemon/metrics.ts, docs/metrics.md)
+ *   GET  /healthz, /readyz  liveness; readiness: store open and writable, broker connected or outbox room
  *   and the deferred / quarantine routes shared with the broker (src/admin/queue-routes.ts).
  * Guards (Host, application/json on POST, body size and read timeout) and error codes:
  * src/admin/http-kit.ts; docs/http-api.md.
@@ -52,8 +57,23 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
       },
     },
     ...queueRoutes(() => need().replica, log),
+    metricsRoute(daemonMetrics(daemon)),
   ];
-  return serveJson(addr, 'the HTTP API', routes, log, options);
+  const health = new Health(async () => {
+    const d = daemon();
+    if (!d) return [{ name: 'daemon', ok: false, reason: 'the daemon is starting' }];
+    return [
+      await check('store', 'open and writable', () => d.replica.probeWrite()),
+      await check('link', 'broker connected or outbox has room', () => {
+        const queued = d.replica.outbox().queuedUpdates;
+        if (!d.connected && queued >= d.config.outboxMax) throw new Error(`the broker is not connected and the outbox is full (${queued} of ${d.config.outboxMax} updates)`);
+      }),
+    ];
+  });
+  routes.push(...health.routes());
+  const api = await serveJson(addr, 'the HTTP API', routes, log, options);
+  api.server.once('close', () => health.stop());
+  return api;
 }
 
 /**
