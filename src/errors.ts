@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_MEDIA_TYPE: 'An HTTP request that changes data is not sent as content-type application/json (a cross-site request guard; HTTP 415).',
   HAMSYNC_ERR_BODY_TIMEOUT: 'An HTTP request body did not arrive whole within the read timeout (10 s); the connection is closed (HTTP 408).',
   HAMSYNC_ERR_CLOCK: 'A local put was refused because the daemon\'s clock, or the stamp it would give (its high-water mark), is further ahead of the reference time (the hub\'s clock, GPS) than maxClockAhead; nothing was stored. See docs/clock-guard.md and `hamsync clock reset`.',
+  HAMSYNC_ERR_STREAMS: 'The broker\'s admin API already serves its most event streams at once (GET /v1/events, 8 by default; each open dashboard holds one); close one and retry (HTTP 503).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

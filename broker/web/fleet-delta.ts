@@ -1,0 +1,41 @@
+/** One device in the fleet view (GET /v1/fleet). */
+export interface FleetDevice {
+  id: string;
+  online: boolean;
+  lastSeen: number | null;
+  skewS: number | null;
+  gpsOffsetMs: number | null;
+  deferred: number;
+  earliestDue: number | null;
+  quarantined: number;
+  rateRefusals: number;
+}
+
+/** The fleet view: devices, the skew threshold and the skew history (hub ms; one series per device). */
+export interface FleetSnapshot {
+  now: number;
+  skewThresholdS: number;
+  devices: FleetDevice[];
+  skewHistory: { t: number[]; series: Record<string, (number | null)[]> };
+}
+
+/** The `fleet` event: the view without its history, and the history's points newer than the last sent. */
+export interface FleetEvent extends Omit<FleetSnapshot, 'skewHistory'> {
+  skewDelta: FleetSnapshot['skewHistory'];
+}
+
+/**
+ * The `fleet` event for one tick: the whole history is sent once, by GET /v1/fleet; a stream gets
+ * only the samples taken after `after` (the newest time it was sent before; undefined: the newest
+ * sample alone). Returns the event and the newest sample time it carries.
+ */
+export function fleetEvent(view: FleetSnapshot, after: number | undefined): { event: FleetEvent; lastT: number | undefined } {
+  const { skewHistory, ...rest } = view;
+  const t = skewHistory.t;
+  let from = t.length;
+  if (after === undefined) from = Math.max(0, t.length - 1);
+  else while (from > 0 && (t[from - 1] as number) > after) from--;
+  const series: Record<string, (number | null)[]> = {};
+  for (const [id, values] of Object.entries(skewHistory.series)) series[id] = values.slice(from, t.length);
+  return { event: { ...rest, skewDelta: { t: t.slice(from), series } }, lastT: t.length > 0 ? t[t.length - 1] : after };
+}
