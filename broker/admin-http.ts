@@ -1,49 +1,81 @@
 import type { Server } from 'node:http';
+import { check, Health } from '../src/admin/health.js';
 import { loopbackOnly, send, serveJson } from '../src/admin/http-kit.js';
 import { keyRoutes } from '../src/admin/key-routes.js';
+import { metricsRoute } from '../src/admin/metrics-kit.js';
+import type { ProcessInfo } from '../src/admin/process-info.js';
 import { queueRoutes } from '../src/admin/queue-routes.js';
 import type { Logger } from '../src/log.js';
 import type { Replica } from '../src/sync/replica.js';
 import type { Hub } from './hub.js';
+import { hubMetrics } from './metrics.js';
 import { EventStream, type EventStreamOptions } from './web/events.js';
 import { dashboardRoutes } from './web/static.js';
+
+/** What the admin API asks the broker around the hub. */
+export interface BrokerProbe {
+  info: ProcessInfo;
+  /** MQTT clients connected now. */
+  clients(): number;
+  /** Whether the MQTT listener accepts connections. */
+  listening(): boolean;
+}
 
 /**
  * The broker's optional admin API (JSON over HTTP, loopback only, no authentication):
  *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters,
  *                     and `sync`: the hub's identity and epoch, its change log's head and oldest
  *                     position, and its feeds (count; per feed: device, mode, position, backlog, pages)
+ *   GET /v1/fleet     per device: online, last seen, estimated clock skew, GPS offset, deferred
+ *                     (count, earliest due), quarantined, rate refusals; and the skew history
+ *                     (broker/fleet/fleet.ts FleetView, docs/metrics.md)
+ *   GET /metrics      Prometheus text (broker/metrics.ts, docs/metrics.md)
+ *   GET /healthz      liveness; GET /readyz: readiness (store open and writable, MQTT listener up)
  *   GET /v1/events    the dashboard's live feed (server-sent events, broker/web/events.ts)
  *   GET / and /dashboard/*   the drift dashboard's files (broker/web/static.ts; docs/dashboard.md)
  *   and the deferred / quarantine and key routes shared with the daemon (src/admin/queue-routes.ts,
  * src/admin/key-routes.ts), so `hamsync status|deferred --http host:port` work against the hub too.
  * Host and content-type guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
  */
-export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, events: EventStreamOptions = {}): Promise<{ server: Server; port: number }> {
-  const stream = new EventStream(replica, hub.counters, events);
+export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, probe: BrokerProbe, events: EventStreamOptions = {}): Promise<{ server: Server; port: number }> {
+  const registry = hubMetrics(hub, replica, () => probe.clients());
+  const health = new Health(async () => [
+    await check('store', 'open and writable', () => replica.probeWrite()),
+    await check('mqtt', 'listening', () => {
+      if (!probe.listening()) throw new Error('the MQTT listener is not accepting connections');
+    }),
+  ]);
+  const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), ...events });
   const api = await serveJson(
     loopbackOnly(addr),
     'the broker admin API',
-    [
-      ...queueRoutes(() => replica, log),
+    [...queueRoutes(() => replica, log), { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica, probe)) },
+      metricsRoute(registry),
+      ...health.routes(),
+      { method: 'GET', path: '/v1/fleet', handle: ({ res }) => send(res, 200, hub.fleet.view()) },
       ...keyRoutes(() => replica),
-      { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica)) },
       stream.route(),
       ...dashboardRoutes(),
     ],
     log,
   );
-  api.server.once('close', () => stream.close());
+  api.server.once('close', () => {
+    health.stop();
+    stream.close();
+  });
   return api;
 }
 
-function status(hub: Hub, replica: Replica): Record<string, unknown> {
+function status(hub: Hub, replica: Replica, probe: BrokerProbe): Record<string, unknown> {
   let live = 0;
   for (const _ of replica.live()) live++;
   const queues = replica.queues();
   return {
     role: 'broker',
+    /** version, uptimeS, lastError {message, code, at} (the last error logged). */
+    ...probe.info.status(),
     ns: hub.ns,
+    clients: probe.clients(),
     clock: { now: replica.now(), wall: Date.now() },
     live,
     deferred: queues.totals.deferred,
@@ -52,5 +84,7 @@ function status(hub: Hub, replica: Replica): Record<string, unknown> {
     queueLimits: queues.limits,
     counters: { ...hub.counters.snapshot(), ...replica.counters.snapshot() },
     sync: hub.sync.status(),
+    /** Per device: online, lastSeen, skewS, gpsOffsetMs, deferred, earliestDue, quarantined, rateRefusals (GET /v1/fleet has the skew history too). */
+    devices: hub.fleet.devices(),
   };
 }

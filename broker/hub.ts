@@ -7,6 +7,7 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Publisher } from './publisher.js';
 import { PutPath } from './put.js';
 import { PutCommit } from './put-commit.js';
+import type { PutObservers } from './put-timing.js';
 import { PutVerify } from './put-verify.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Refusals } from './refusals.js';
@@ -15,6 +16,7 @@ import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
 import { SyncHub } from './feed/sync-hub.js';
 import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
+import { Fleet } from './fleet/fleet.js';
 
 export interface HubOptions {
   replica: Replica;
@@ -67,6 +69,10 @@ export class Hub {
   private readonly state: StatePublisher;
   /** Sync protocol v2: announcement, feeds, acknowledgements, change log retention. */
   readonly sync: SyncHub;
+  /** Per-device records: last seen, clock skew, GPS offset, rate refusals (broker/fleet/). */
+  readonly fleet: Fleet;
+  /** Latency observers of the put path (set by the metrics of the admin API). */
+  readonly observers: PutObservers = {};
 
   constructor(options: HubOptions) {
     const replica = options.replica;
@@ -76,9 +82,10 @@ export class Hub {
     const rate = new RateLimiter(options.rateLimit);
     this.refusals = new Refusals(this.counters, this.log);
     this.publisher = new Publisher(this.log);
-    const commit = new PutCommit(replica, this.counters, this.log, this.refusals);
+    const commit = new PutCommit(replica, this.counters, this.log, this.refusals, this.observers);
     this.verify = new PutVerify(options.keyring ?? new Keyring(), options.requireSigned ?? false, this.counters, this.log, this.refusals, commit);
-    const put = new PutPath(replica, wire, rate, this.refusals, this.verify);
+    this.fleet = new Fleet(replica);
+    const put = new PutPath(replica, wire, rate, this.refusals, this.verify, this.fleet.tracker, this.observers);
     const retained = new RetainedBudget(options.retained);
     const sync = new SyncHub({ ns: this.ns, replica, wire, publisher: this.publisher, counters: this.counters, log: this.log, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
@@ -116,6 +123,8 @@ export class Hub {
       this.refusals.refuseSubscribe(client, sub.topic, `namespace not served by this broker (it serves ${JSON.stringify(this.ns)})`);
       cb(null, null);
     };
+    this.fleet.clients = () => Object.keys((aedes as unknown as { clients: Record<string, unknown> }).clients);
+    this.fleet.start();
     const n = this.state.start();
     this.log.info('hub attached', { ns: this.ns, liveKeys: n });
     this.sync.attach(aedes);
@@ -124,6 +133,7 @@ export class Hub {
   /** Stops publishing and ends the sync feeds (resolves once a change log prune run going ended). */
   async detach(): Promise<void> {
     this.state.stop();
+    this.fleet.stop();
     this.publisher.aedes = undefined;
     await this.sync.detach();
   }

@@ -4,6 +4,8 @@ import { isHamsyncError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import type { CheckedUpdate } from '../src/model/update.js';
 import type { Admission, Replica } from '../src/sync/replica.js';
+import type { Result } from '../src/sync/resolve.js';
+import type { PutObservers } from './put-timing.js';
 import type { Ack, Refusals } from './refusals.js';
 
 /**
@@ -20,6 +22,7 @@ export class PutCommit {
     private readonly counters: Counters,
     private readonly log: Logger,
     private readonly refusals: Refusals,
+    private readonly observers: PutObservers = {},
   ) {}
 
   /** Reserves a checked (and verified) put's room and queues it for this turn's transaction. */
@@ -50,14 +53,19 @@ export class PutCommit {
     const batch = this.pending;
     this.pending = [];
     let durable: Promise<void>;
+    let results: Result[] = [];
+    const t0 = performance.now();
     try {
       // Writes every admission (on a throw, none): their reservations are returned either way.
-      durable = this.replica.receiveAdmitted(batch.map((m) => m.admission)).durable;
+      const receipt = this.replica.receiveAdmitted(batch.map((m) => m.admission));
+      ({ durable, results } = receipt);
     } catch (err) {
       durable = Promise.reject(err as Error);
     }
     durable.then(
       () => {
+        this.observers.flushed?.((performance.now() - t0) / 1000);
+        countDecisions(this.counters, results);
         for (const m of batch) {
           this.counters.inc('updates.accepted', m.admission.updates.length);
           this.counters.inc('messages.accepted');
@@ -72,4 +80,29 @@ export class PutCommit {
       },
     );
   }
+}
+
+/** Counts a durable batch's updates by decision: `decision.<apply|historical|tie-lost|same|defer|quarantine>` (exact repeats too). */
+export function countDecisions(counters: Counters, results: readonly Result[]): void {
+  let apply = 0;
+  let historical = 0;
+  let tie = 0;
+  let same = 0;
+  let defer = 0;
+  let quarantine = 0;
+  for (const r of results) {
+    if (r.decision === 'apply') apply++;
+    else if (r.decision === 'historical') {
+      if (r.tie) tie++;
+      else historical++;
+    } else if (r.decision === 'same') same++;
+    else if (r.decision === 'defer') defer++;
+    else quarantine++;
+  }
+  if (apply > 0) counters.inc('decision.apply', apply);
+  if (historical > 0) counters.inc('decision.historical', historical);
+  if (tie > 0) counters.inc('decision.tie-lost', tie);
+  if (same > 0) counters.inc('decision.same', same);
+  if (defer > 0) counters.inc('decision.defer', defer);
+  if (quarantine > 0) counters.inc('decision.quarantine', quarantine);
 }

@@ -19,6 +19,7 @@ import { clip } from './log-fields.js';
 import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import { loopbackOnly } from '../src/admin/http-kit.js';
 import { startAdminApi } from './admin-http.js';
+import { ProcessInfo } from '../src/admin/process-info.js';
 import { Hub } from './hub.js';
 import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
 import type { RateLimitOptions } from './rate-limit.js';
@@ -114,7 +115,8 @@ function listen(server: Server | HttpServer, port: number, host: string, what: s
 
 /** Starts Aedes with the hub replica attached, on TCP (and optionally WebSocket). */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const log = options.log ?? silentLogger;
+  const info = new ProcessInfo();
+  const log = info.track(options.log ?? silentLogger);
   const host = options.host ?? '0.0.0.0';
   const wire = options.wire ?? DEFAULT_WIRE_LIMITS;
   const maxPacketBytes = checkNumber(options.maxPacketBytes ?? wire.maxPayloadBytes + 64 * 1024, 'maxPacketBytes', POSITIVE_INT);
@@ -221,7 +223,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
     let httpPort: number | undefined;
     if (options.http !== undefined) {
-      const api = await startAdminApi(options.http, hub, replica, log);
+      const api = await startAdminApi(options.http, hub, replica, log, { info, clients: () => aedes.connectedClients, listening: () => tcp.listening });
       admin = api.server;
       httpPort = api.port;
     }

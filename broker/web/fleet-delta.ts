@@ -1,23 +1,6 @@
-/** One device in the fleet view (GET /v1/fleet). */
-export interface FleetDevice {
-  id: string;
-  online: boolean;
-  lastSeen: number | null;
-  skewS: number | null;
-  gpsOffsetMs: number | null;
-  deferred: number;
-  earliestDue: number | null;
-  quarantined: number;
-  rateRefusals: number;
-}
+import type { FleetView as FleetSnapshot } from '../fleet/fleet.js';
 
-/** The fleet view: devices, the skew threshold and the skew history (hub ms; one series per device). */
-export interface FleetSnapshot {
-  now: number;
-  skewThresholdS: number;
-  devices: FleetDevice[];
-  skewHistory: { t: number[]; series: Record<string, (number | null)[]> };
-}
+export type { FleetSnapshot };
 
 /** The `fleet` event: the view without its history, and the history's points newer than the last sent. */
 export interface FleetEvent extends Omit<FleetSnapshot, 'skewHistory'> {

@@ -18,6 +18,7 @@ import { Verifier } from './verifier.js';
 import { ClockGuard, gpsTimeOf } from './clock-guard.js';
 import { GpsdSource } from '../../devices/index.js';
 import { WallClock } from '../ham/wall-clock.js';
+import { ProcessInfo } from '../admin/process-info.js';
 
 /** A local put: the state is stamped by the daemon's clock unless given. */
 export interface LocalPut {
@@ -38,6 +39,8 @@ export interface PutResult extends Result {
 export class Daemon {
   private stopping: Promise<void> | undefined;
   private sources: Source[] = [];
+  /** The last `gps/clock-offset-ms` a gpsd source read (GPS time - system clock, ms), or null. */
+  gpsOffsetMs: number | null = null;
 
   private constructor(
     readonly config: DaemonConfig,
@@ -51,9 +54,13 @@ export class Daemon {
     private readonly signing: DaemonSigning,
     private readonly guard: ClockGuard,
     private readonly stopWatch: () => void,
+    /** Version, uptime and the last error logged (status, metrics). */
+    readonly info: ProcessInfo,
   ) {}
 
-  static async start(input: DaemonInput, log: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
+  static async start(input: DaemonInput, baseLog: Logger = silentLogger, replicaExtra: Omit<ReplicaOptions, 'dataDir'> = {}): Promise<Daemon> {
+    const info = new ProcessInfo();
+    const log = info.track(baseLog);
     const config = daemonConfig(input);
     const sources = buildSources(config.sources, config.id, log);
     // Key files are read before anything is opened: a bad one fails the start.
@@ -85,13 +92,14 @@ export class Daemon {
       disconnected: () => forwarder.disconnected(),
       hubTime: (t, monotonicMs) => guard.observe(t, monotonicMs, 'hub'),
     });
-    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log, signing, guard, guard.watch(5000));
+    const daemon = new Daemon(config, counters, replica, forwarder, link, http.server, http.port, log, signing, guard, guard.watch(5000), info);
     ref.daemon = daemon;
     daemon.sources = sources;
     startSources(sources, (readings, source) => {
       // A gpsd source's fix time is a reference for the clock guard.
       const gps = source instanceof GpsdSource ? gpsTimeOf(readings) : undefined;
       if (gps !== undefined) guard.observe(gps, performance.now(), 'gps');
+      if (source instanceof GpsdSource) daemon.gpsOffsetMs = gpsOffsetOf(readings) ?? daemon.gpsOffsetMs;
       return daemon.put(readings as LocalPut[]);
     }, log, () => counters.inc('sources.put-failed'));
     log.info('daemon started', {
@@ -126,6 +134,21 @@ export class Daemon {
     return receipt.results.map((r, i) => ({ ...r, key: updates[i]?.key as string, state: updates[i]?.state as number }));
   }
 
+  /** Whether the MQTT link to the broker is up. */
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  /** The link's state (connecting, connected, offline, stopped), failed attempts, last error. */
+  linkStatus(): ReturnType<Link['status']> {
+    return this.link.status();
+  }
+
+  /** Sync v2: mode, position, head, backlog. */
+  syncStatus(): ReturnType<Link['syncStatus']> {
+    return this.link.syncStatus();
+  }
+
   status(): Record<string, unknown> {
     const outbox = this.replica.outbox().size();
     let live = 0;
@@ -133,6 +156,8 @@ export class Daemon {
     const queues = this.replica.queues();
     return {
       id: this.config.id,
+      /** version, uptimeS, lastError {message, code, at} (the last error logged). */
+      ...this.info.status(),
       ns: this.config.ns,
       broker: this.config.broker,
       connected: this.link.connected,
@@ -198,4 +223,10 @@ export function putMessages(id: string, updates: readonly CheckedUpdate[], maxBy
   });
   out.push({ payload: encodePut(id, updates.slice(start)), count: updates.length - start });
   return out;
+}
+
+/** The `gps/clock-offset-ms` figure among a gpsd source's readings, if there is one. */
+function gpsOffsetOf(readings: readonly { key: string; value: unknown }[]): number | undefined {
+  const r = readings.find((x) => x.key.endsWith('gps/clock-offset-ms'));
+  return typeof r?.value === 'number' && Number.isFinite(r.value) ? r.value : undefined;
 }

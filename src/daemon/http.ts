@@ -3,6 +3,9 @@ import { queueRoutes } from '../admin/queue-routes.js';
 import { keyRoutes } from '../admin/key-routes.js';
 import { send, serveJson, type Route, type ServeOptions } from '../admin/http-kit.js';
 import { HamsyncError } from '../errors.js';
+import { check, Health } from '../admin/health.js';
+import { metricsRoute } from '../admin/metrics-kit.js';
+import { daemonMetrics } from './metrics.js';
 import type { Json } from '../ham/lexical.js';
 import type { Logger } from '../log.js';
 import type { Daemon, LocalPut } from './daemon.js';
@@ -12,6 +15,8 @@ import type { Daemon, LocalPut } from './daemon.js';
  *   POST /v1/put            {"u":[{"k","v","s"?}]} or {"k","v","s"?}
  *   GET  /v1/keys, /v1/keys/<key>, /v1/history/<key>   (src/admin/key-routes.ts, shared with the broker)
  *   GET  /v1/status
+ *   GET  /metrics           Prometheus text (src/daemon/metrics.ts, docs/metrics.md)
+ *   GET  /healthz, /readyz  liveness; readiness: store open and writable, broker connected or outbox room
  *   and the deferred / quarantine routes shared with the broker (src/admin/queue-routes.ts).
  * Guards (Host, application/json on POST, body size and read timeout) and error codes:
  * src/admin/http-kit.ts; docs/http-api.md.
@@ -34,8 +39,23 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
     { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, need().status()) },
     ...keyRoutes(() => need().replica),
     ...queueRoutes(() => need().replica, log),
+    metricsRoute(daemonMetrics(daemon)),
   ];
-  return serveJson(addr, 'the HTTP API', routes, log, options);
+  const health = new Health(async () => {
+    const d = daemon();
+    if (!d) return [{ name: 'daemon', ok: false, reason: 'the daemon is starting' }];
+    return [
+      await check('store', 'open and writable', () => d.replica.probeWrite()),
+      await check('link', 'broker connected or outbox has room', () => {
+        const queued = d.replica.outbox().queuedUpdates;
+        if (!d.connected && queued >= d.config.outboxMax) throw new Error(`the broker is not connected and the outbox is full (${queued} of ${d.config.outboxMax} updates)`);
+      }),
+    ];
+  });
+  routes.push(...health.routes());
+  const api = await serveJson(addr, 'the HTTP API', routes, log, options);
+  api.server.once('close', () => health.stop());
+  return api;
 }
 
 function parsePuts(body: unknown): LocalPut[] {

@@ -50,6 +50,11 @@ export class Outbox {
     return this.updates;
   }
 
+  /** Messages queued and not yet acknowledged (including appends not yet committed). */
+  get queuedMessages(): number {
+    return this.counts.size;
+  }
+
   /** Entries in order, starting after `afterSeq` (committed data). */
   *entries(afterSeq = 0, limit = Infinity): Generator<OutboxEntry> {
     let n = 0;

@@ -239,6 +239,23 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.parts.queueOps.status();
   }
 
+  /**
+   * Sizes from LMDB's own statistics (committed data, no scan): live keys, history rows, and the
+   * bytes the data file uses (its last page times the page size).
+   */
+  storeStats(): { liveKeys: number; historyRows: number; bytes: number } {
+    this.assertOpen();
+    const env = this.store.root.getStats() as { pageSize: number; lastPageNumber: number };
+    const count = (db: { getStats(): unknown }): number => (db.getStats() as { entryCount: number }).entryCount;
+    return { liveKeys: count(this.store.live), historyRows: count(this.store.history), bytes: (env.lastPageNumber + 1) * env.pageSize };
+  }
+
+  /** Resolves once a small write (a `health` marker in the store's meta) has committed; throws when closed or not writable. */
+  async probeWrite(): Promise<void> {
+    this.assertOpen();
+    await this.store.meta.put('health', Date.now());
+  }
+
   /** The store-and-forward outbox kept in this replica's LMDB environment (device side). */
   outbox(): Outbox {
     this.assertOpen();

@@ -10,6 +10,8 @@ export interface Result {
   decision: Decision | 'quarantine';
   /** True when the exact update (key, state, source, value) was already stored: nothing was written. */
   duplicate: boolean;
+  /** Set on a `historical` decision that lost an equal-state tie (outcome `tie-lost`). */
+  tie?: true;
 }
 
 /**
@@ -141,7 +143,7 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   // An applied row is recognised through the live view while it is live (and the overlay marks it
   // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
   if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
-  return { decision, duplicate: false };
+  return outcome === 'tie-lost' ? { decision, duplicate: false, tie: true } : { decision, duplicate: false };
 }
 
 /** Makes `u` the live row of its key and records the change (announced once the batch commits). */
