@@ -32,6 +32,7 @@ function loadAll() {
   run('fleet', getJson('/v1/fleet').then((view) => {
     fleet.update(view);
     skew.load(view.skewHistory);
+    skew.devices(view.devices.map((d) => d.id));
   }));
   run('deferred', deferred.refresh());
   run('quarantine', quarantine.refresh());
@@ -48,6 +49,7 @@ follow({
   fleet: (view) => {
     fleet.update(view);
     skew.append(view.skewDelta);
+    skew.devices(view.devices.map((d) => d.id));
   },
   queues: () => {
     run('deferred', deferred.refresh());

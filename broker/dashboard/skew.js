@@ -1,5 +1,6 @@
 // Skew over time: one uPlot line per device, in seconds against the hub's clock (0), over the last hour.
 import uPlot from './vendor/uPlot.esm.js';
+import { hubNow } from './api.js';
 
 const WINDOW_S = 3600;
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
@@ -19,6 +20,11 @@ function zeroLine(u) {
   ctx.restore();
 }
 
+function padded(lo, hi) {
+  const pad = (hi - lo) * 0.1;
+  return [lo - pad, hi + pad];
+}
+
 export function skewPlot(container) {
   let ids = [];
   let t = []; // seconds since the epoch (hub clock)
@@ -30,7 +36,11 @@ export function skewPlot(container) {
     const opts = {
       width: Math.max(320, container.clientWidth),
       height: 260,
-      scales: { x: { time: true }, y: { auto: true } },
+      scales: {
+        // Always the last hour of the hub's clock, and always 0 (the hub) and ±1 s in view.
+        x: { time: true, range: () => [hubNow() / 1000 - WINDOW_S, hubNow() / 1000] },
+        y: { range: (_u, min, max) => padded(Math.min(min ?? 0, -1), Math.max(max ?? 0, 1)) },
+      },
       series: [{}, ...ids.map((id, i) => ({ label: id, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false, value: (_u, v) => (v === null ? '—' : `${v.toFixed(2)} s`) }))],
       axes: [{}, { label: 'skew (s)', values: (_u, ticks) => ticks.map((v) => `${v} s`) }],
       hooks: { draw: [zeroLine] },
@@ -74,6 +84,12 @@ export function skewPlot(container) {
     }
   }
 
+  /** Every device of the fleet view gets a line, even before its first sample. */
+  function devices(list) {
+    const missing = list.filter((id) => !(id in series));
+    if (missing.length > 0) add({ t: [], series: Object.fromEntries(missing.map((id) => [id, []])) }, false);
+  }
+
   window.addEventListener('resize', () => plot?.setSize({ width: Math.max(320, container.clientWidth), height: 260 }));
-  return { load: (history) => add(history, true), append: (delta) => add(delta, false) };
+  return { load: (history) => add(history, true), append: (delta) => add(delta, false), devices };
 }
