@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { check, Health } from '../src/admin/health.js';
-import { loopbackOnly, send, serveJson } from '../src/admin/http-kit.js';
+import { loopbackOnly, send, serveJson, type Remote } from '../src/admin/http-kit.js';
 import { keyRoutes } from '../src/admin/key-routes.js';
 import { metricsRoute } from '../src/admin/metrics-kit.js';
 import type { ProcessInfo } from '../src/admin/process-info.js';
@@ -21,8 +21,16 @@ export interface BrokerProbe {
   listening(): boolean;
 }
 
+export interface AdminApiOptions {
+  /** The dashboard's event stream: caps and tick (broker/web/events.ts). */
+  events?: EventStreamOptions;
+  /** Beyond loopback: TLS and an admin login (broker/web/admin-login.ts adminAccess). */
+  remote?: Remote;
+}
+
 /**
- * The broker's optional admin API (JSON over HTTP, loopback only, no authentication):
+ * The broker's optional admin API (JSON over HTTP; on loopback without a login, elsewhere over
+ * TLS with an admin user's login, see broker/web/admin-login.ts):
  *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters,
  *                     and `sync`: the hub's identity and epoch, its change log's head and oldest
  *                     position, and its feeds (count; per feed: device, mode, position, backlog, pages)
@@ -37,7 +45,7 @@ export interface BrokerProbe {
  * src/admin/key-routes.ts), so `hamsync status|deferred --http host:port` work against the hub too.
  * Host and content-type guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
  */
-export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, probe: BrokerProbe, events: EventStreamOptions = {}): Promise<{ server: Server; port: number }> {
+export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, probe: BrokerProbe, options: AdminApiOptions = {}): Promise<{ server: Server; port: number }> {
   const registry = hubMetrics(hub, replica, () => probe.clients());
   const health = new Health(async () => [
     await check('store', 'open and writable', () => replica.probeWrite()),
@@ -45,9 +53,9 @@ export async function startAdminApi(addr: { host: string; port: number }, hub: H
       if (!probe.listening()) throw new Error('the MQTT listener is not accepting connections');
     }),
   ]);
-  const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), ...events });
+  const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), ...options.events });
   const api = await serveJson(
-    loopbackOnly(addr),
+    options.remote ? addr : loopbackOnly(addr),
     'the broker admin API',
     [...queueRoutes(() => replica, log), { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica, probe)) },
       metricsRoute(registry),
@@ -58,6 +66,7 @@ export async function startAdminApi(addr: { host: string; port: number }, hub: H
       ...dashboardRoutes(),
     ],
     log,
+    options.remote ? { remote: options.remote } : {},
   );
   api.server.once('close', () => {
     health.stop();

@@ -2,7 +2,6 @@ import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
 import { queueOptionsOf, retentionOf } from '../daemon/options.js';
-import { loopbackOnly } from '../admin/http-kit.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { checkNumber, POSITIVE_INT } from '../util/number-option.js';
@@ -27,7 +26,7 @@ export function builder(y: Argv) {
     .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve MQTT (and WebSocket) over TLS' })
     .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
     .option('tls-ca', { type: 'string', describe: 'PEM CA: require client certificates it signed (mutual TLS; the CN is the user id)' })
-    .option('http', { type: 'string', describe: 'admin HTTP API on this loopback host:port (status, deferred, quarantine release/drop); default: off' })
+    .option('http', { type: 'string', describe: 'admin HTTP API and drift dashboard on this host:port (status, fleet, deferred, quarantine release/drop); loopback without a login, elsewhere only with --tls-cert and an admin user in --users; default: off' })
     .option('max-future', { type: 'string', describe: 'horizon: updates stamped further ahead are quarantined, not deferred (default 30d)' })
     .option('deferred-max', { type: 'number', describe: 'most deferred updates per source; over it a message is refused whole (default 10000)' })
     .option('deferred-max-bytes', { type: 'string', describe: 'most bytes of deferred updates per source, key + value text (default 16MiB)' })
@@ -80,7 +79,8 @@ export async function handler(argv: { port: number; host: string; wsPort?: numbe
   const { startBroker } = await import('../../broker/server.js');
   const retention = retentionOf(argv.retainHistory, argv.retainBytes);
   const queues = queueOptionsOf(argv);
-  const http = argv.http === undefined ? undefined : loopbackOnly(parseHostPort(argv.http, 'http'));
+  // Loopback, or TLS and an admin user: checked by startBroker (broker/web/admin-login.ts).
+  const http = argv.http === undefined ? undefined : parseHostPort(argv.http, 'http');
   const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention, ...queues }, ...(http ? { http } : {}),
     ...connectionLimitsOf(argv),
     ...(argv.keys !== undefined ? { keysFile: argv.keys } : {}),

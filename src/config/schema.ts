@@ -1,4 +1,3 @@
-import { loopbackOnly } from '../admin/http-kit.js';
 import { checkPath } from './credentials.js';
 import { HamsyncError, describe } from '../errors.js';
 import { assertLevel } from '../log.js';
@@ -125,8 +124,8 @@ export const BROKER_KEYS: Record<string, Check> = {
   tlsKey: file,
   tlsCa: file,
   allowAnonymous: bool,
-  /** The admin HTTP API (off unless given); loopback only, it has no authentication. */
-  http: (v, f) => void loopbackOnly(parseHostPort(v, f), f),
+  /** The admin HTTP API and dashboard (off unless given); beyond loopback the broker requires TLS and an admin user. */
+  http: hostPort,
   ...QUEUE_KEYS,
   /** Per-device put rate (updates/s; 0: off) and burst. */
   rateLimit: count(0),

@@ -155,7 +155,7 @@ test('event streams are capped (503 HAMSYNC_ERR_STREAMS), and a client that does
   // A second admin API on the same hub, with a small cap, a fast tick and a large fleet view.
   const big = 'x'.repeat(64 * 1024);
   const fleet = (): FleetSnapshot => ({ now: b.replica.now(), skewThresholdS: 2, devices: [{ id: big, online: true, lastSeen: null, skewS: null, gpsOffsetMs: null, deferred: 0, earliestDue: null, quarantined: 0, rateRefusals: 0 }], skewHistory: { t: [], series: {} } });
-  const api = await startAdminApi({ host: '127.0.0.1', port: 0 }, b.hub, b.replica, silentLogger, { info: new ProcessInfo(), clients: () => 0, listening: () => true }, { maxStreams: 2, tickMs: 10, maxBufferedBytes: 256 * 1024, fleet });
+  const api = await startAdminApi({ host: '127.0.0.1', port: 0 }, b.hub, b.replica, silentLogger, { info: new ProcessInfo(), clients: () => 0, listening: () => true }, { events: { maxStreams: 2, tickMs: 10, maxBufferedBytes: 256 * 1024, fleet } });
   t.after(() => {
     api.server.closeAllConnections();
     return new Promise((r) => api.server.close(r));
