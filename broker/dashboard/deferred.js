@@ -3,7 +3,7 @@
 import { getJson, hubNow } from './api.js';
 import { el, fill, showDuration, showTime, showValue } from './dom.js';
 
-const APPLIED_KEEP = 50;
+const APPLIED_KEEP = 12;
 const idOf = (r) => `${r.s}|${r.k}|${r.src}`;
 
 export function deferredPanel(waitingTable, appliedTable, onError) {
