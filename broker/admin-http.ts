@@ -53,7 +53,7 @@ export async function startAdminApi(addr: { host: string; port: number }, hub: H
       if (!probe.listening()) throw new Error('the MQTT listener is not accepting connections');
     }),
   ]);
-  const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), ...options.events });
+  const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), log, ...options.events });
   const api = await serveJson(
     options.remote ? addr : loopbackOnly(addr),
     'the broker admin API',

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Counters } from '../../src/counters.js';
 import { HamsyncError } from '../../src/errors.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import type { Route } from '../../src/admin/http-kit.js';
 import type { ChangeEvent, Replica } from '../../src/sync/replica.js';
 import { fleetEvent, type FleetSnapshot } from './fleet-delta.js';
@@ -16,6 +17,8 @@ export interface EventStreamOptions {
   tickMs?: number;
   /** The fleet view (GET /v1/fleet), sent on every tick when given. */
   fleet?: () => FleetSnapshot;
+  /** Where a failed fleet view is logged. */
+  log?: Logger;
 }
 
 interface Pending {
@@ -46,6 +49,7 @@ export class EventStream {
   private lastTotals = '';
   private lastFleetT: number | undefined;
   private readonly onChange = (c: ChangeEvent): void => this.gather(c);
+  private readonly log: Logger;
 
   constructor(
     private readonly replica: Replica,
@@ -56,6 +60,7 @@ export class EventStream {
     this.maxBuffered = options.maxBufferedBytes ?? 256 * 1024;
     this.maxChanges = options.maxChangesPerTick ?? 200;
     this.tickMs = options.tickMs ?? 1000;
+    this.log = options.log ?? silentLogger;
   }
 
   /** Open streams. */
@@ -120,24 +125,22 @@ export class EventStream {
 
   /** One tick: the same frames for every stream, built once. */
   private tick(): void {
-    const parts: string[] = [];
-    try {
-      parts.push(frame('tick', { now: this.replica.now() }));
-      if (this.options.fleet) {
+    const parts: string[] = [frame('tick', { now: this.replica.now() })];
+    if (this.options.fleet) {
+      try {
         const { event, lastT } = fleetEvent(this.options.fleet(), this.lastFleetT);
         this.lastFleetT = lastT;
         parts.push(frame('fleet', event));
+      } catch (err) {
+        // A fault in the fleet view: this tick has no fleet event; the stream and the broker go on.
+        this.counters.inc('events.fleet-failed');
+        this.log.error('dashboard fleet view failed', { err: (err as Error).message });
       }
-      const totals = this.replica.queues().totals;
-      const text = JSON.stringify(totals);
-      if (text !== this.lastTotals) parts.push(frame('queues', totals));
-      this.lastTotals = text;
-    } catch (err) {
-      // The replica is closing: the streams end with the server.
-      this.counters.inc('events.tick-failed');
-      if (!(err instanceof HamsyncError)) throw err;
-      return;
     }
+    const totals = this.replica.queues().totals;
+    const moved = JSON.stringify(totals);
+    if (moved !== this.lastTotals) parts.push(frame('queues', totals));
+    this.lastTotals = moved;
     const p = this.pending;
     this.pending = empty();
     if (p.keys.size > 0) parts.push(frame('keys', { rows: [...p.keys.values()], more: p.keysMore }));

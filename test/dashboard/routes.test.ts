@@ -183,3 +183,24 @@ test('event streams are capped (503 HAMSYNC_ERR_STREAMS), and a client that does
   t.after(() => again.close());
   await again.next('hello');
 });
+
+test('a fault in the fleet view costs its fleet event, not the stream or the broker', { timeout: 20_000 }, async (t) => {
+  const b = await broker(t);
+  let calls = 0;
+  const fleet = (): FleetSnapshot => {
+    calls++;
+    if (calls === 1) throw new Error('boom');
+    return { now: b.replica.now(), skewThresholdS: 2, devices: [], skewHistory: { t: [], series: {} } };
+  };
+  const api = await startAdminApi({ host: '127.0.0.1', port: 0 }, b.hub, b.replica, silentLogger, { info: new ProcessInfo(), clients: () => 0, listening: () => true }, { events: { tickMs: 50, fleet } });
+  t.after(() => {
+    api.server.closeAllConnections();
+    return new Promise((r) => api.server.close(r));
+  });
+  const events = new EventReader(api.port);
+  t.after(() => events.close());
+  await events.next('fleet');
+  assert.equal(b.hub.counters.get('events.fleet-failed'), 1);
+  const firstFleet = events.events.findIndex((e) => e.event === 'fleet');
+  assert.ok(events.events.slice(0, firstFleet).filter((e) => e.event === 'tick').length >= 2, 'the failed tick still sent its tick');
+});
