@@ -96,6 +96,8 @@ test('npm pack builds a tarball with dist; npm install -g of it gives a working 
   const demo = await run(bin, ['demo', '--ahead', '1s'], work, 60_000);
   assert.equal(demo.code, 0, show(demo));
   assert.match(demo.stdout, /Done in [\d.]+ s\./);
+  // The dashboard's files and uPlot are found in the installed package (the demo serves them).
+  assert.match(demo.stdout, /Drift dashboard: http:\/\/127\.0\.0\.1:\d+\//);
 
   // Its prepare script is harmless where there is nothing to compile (and no TypeScript).
   const prepare = await run('npm', ['run', 'prepare'], installed, 60_000);
