@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startBroker } from '../../broker/server.js';
 import { Daemon } from '../../src/daemon/daemon.js';
+import { withTimeout } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
@@ -37,7 +38,8 @@ async function browser(t: { after(fn: () => unknown): void }): Promise<BrowserCo
     viewport: { width: 1280, height: 1100 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  t.after(() => context.close());
+  // Bounded: a browser that does not close fails the test; playwright kills it when this process exits.
+  t.after(() => withTimeout(context.close(), 20_000, 'Chromium to close'));
   return context;
 }
 
