@@ -54,18 +54,19 @@ export class PutCommit {
     this.pending = [];
     let durable: Promise<void>;
     let results: Result[] = [];
+    let ties = 0;
     const t0 = performance.now();
     try {
       // Writes every admission (on a throw, none): their reservations are returned either way.
       const receipt = this.replica.receiveAdmitted(batch.map((m) => m.admission));
-      ({ durable, results } = receipt);
+      ({ durable, results, ties } = receipt);
     } catch (err) {
       durable = Promise.reject(err as Error);
     }
     durable.then(
       () => {
         this.observers.flushed?.((performance.now() - t0) / 1000);
-        countDecisions(this.counters, results);
+        countDecisions(this.counters, results, ties);
         for (const m of batch) {
           this.counters.inc('updates.accepted', m.admission.updates.length);
           this.counters.inc('messages.accepted');
@@ -82,20 +83,21 @@ export class PutCommit {
   }
 }
 
-/** Counts a durable batch's updates by decision: `decision.<apply|historical|tie-lost|same|defer|quarantine>` (exact repeats too). */
-export function countDecisions(counters: Counters, results: readonly Result[]): void {
+/**
+ * Counts a durable batch's updates by decision: `decision.<apply|historical|tie-lost|same|defer|quarantine>`
+ * (exact repeats too); `ties` of its historical ones lost an equal-state tie.
+ */
+export function countDecisions(counters: Counters, results: readonly Result[], ties: number): void {
   let apply = 0;
-  let historical = 0;
-  let tie = 0;
+  let historical = -ties;
+  const tie = ties;
   let same = 0;
   let defer = 0;
   let quarantine = 0;
   for (const r of results) {
     if (r.decision === 'apply') apply++;
-    else if (r.decision === 'historical') {
-      if (r.tie) tie++;
-      else historical++;
-    } else if (r.decision === 'same') same++;
+    else if (r.decision === 'historical') historical++;
+    else if (r.decision === 'same') same++;
     else if (r.decision === 'defer') defer++;
     else quarantine++;
   }

@@ -37,7 +37,8 @@ export function estimateSkew(samplesMs: readonly number[], quantile = SKEW_QUANT
   const live = samplesMs.filter(isLiveSample).sort((a, b) => a - b);
   if (live.length === 0) return null;
   const rank = Math.min(live.length - 1, Math.max(0, Math.ceil(quantile * live.length) - 1));
-  return (live[rank] as number) / 1000;
+  // Whole ms: stamps may carry fractions of a ms (a drifting clock).
+  return Math.round(live[rank] as number) / 1000;
 }
 
 /** A bounded window of one device's live samples: at most SKEW_WINDOW, none older than SKEW_MAX_AGE_MS. */

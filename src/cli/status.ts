@@ -55,6 +55,21 @@ function linkLines(link: LinkView | undefined, connected: boolean): string[] {
   return out;
 }
 
+/** Version, uptime, last error; on a broker also clients and the devices whose skew estimate is 2 s or more. */
+export function processLines(s: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  if (s.version !== undefined) out.push(`version   ${String(s.version)}, up ${String(s.uptimeS)} s`);
+  const err = s.lastError as { message: string; code: string | null; at: number } | null | undefined;
+  if (err) out.push(`last error ${err.message}${err.code ? ` (${err.code})` : ''} at ${new Date(err.at).toISOString()}`);
+  if (s.role === 'broker' && s.clients !== undefined) out.push(`clients   ${String(s.clients)} connected`);
+  const devices = s.devices as { id: string; skewS: number | null }[] | undefined;
+  if (devices) {
+    const skewed = devices.filter((d) => d.skewS !== null && Math.abs(d.skewS) >= 2).map((d) => `${d.id} ${(d.skewS as number) > 0 ? '+' : ''}${(d.skewS as number).toFixed(1)} s`);
+    out.push(`devices   ${devices.length} seen${skewed.length > 0 ? `; clock skew: ${skewed.join(', ')}` : ''}`);
+  }
+  return out;
+}
+
 export async function handler(argv: { http: string; json: boolean }): Promise<void> {
   const { body: s } = await call(argv.http, 'GET', '/v1/status');
   print(argv.json, s, () => {
@@ -68,7 +83,7 @@ export async function handler(argv: { http: string; json: boolean }): Promise<vo
             ...syncLines(s.sync as SyncView | undefined),
             `live      ${String(s.live)} keys`,
           ];
-    const lines = [...head, `deferred  ${String(s.deferred)} updates waiting for the clock`];
+    const lines = [...head, ...processLines(s), `deferred  ${String(s.deferred)} updates waiting for the clock`];
     if (s.quarantined !== undefined) lines.push(`quarantine ${String(s.quarantined)} updates from beyond the horizon, held for an operator`);
     const queues = (s.queues ?? {}) as Record<string, SourceQueues>;
     for (const [src, q] of Object.entries(queues)) lines.push(`  ${src}: ${q.deferred} deferred (${q.deferredBytes} bytes), ${q.quarantined} quarantined`);

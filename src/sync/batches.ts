@@ -12,6 +12,8 @@ export interface Receipt {
   committed: Promise<void>;
   /** Resolves when the batch (and everything before it) is flushed to disk: safe to acknowledge. */
   durable: Promise<void>;
+  /** How many of the `historical` results lost an equal-state tie (outcome `tie-lost`). */
+  ties: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export class Batches {
   }
 
   begin(): BatchContext {
-    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ledger: new Ledger(this.accounts) };
+    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ties: 0, ledger: new Ledger(this.accounts) };
   }
 
   finish(ctx: BatchContext, results: Result[] = []): Receipt {
@@ -78,6 +80,6 @@ export class Batches {
     this.lastDurable = durable.catch(() => undefined);
     settled.catch(() => undefined);
     durable.catch(() => undefined);
-    return { results, committed: settled, durable };
+    return { results, committed: settled, durable, ties: ctx.ties };
   }
 }

@@ -10,8 +10,6 @@ export interface Result {
   decision: Decision | 'quarantine';
   /** True when the exact update (key, state, source, value) was already stored: nothing was written. */
   duplicate: boolean;
-  /** Set on a `historical` decision that lost an equal-state tie (outcome `tie-lost`). */
-  tie?: true;
 }
 
 /**
@@ -43,6 +41,8 @@ export interface BatchContext {
   readonly accepted: ChangeRow[];
   /** Next history/deferred sequence number; advanced as rows are written. */
   seq: number;
+  /** Updates of this batch that lost an equal-state tie (`historical` with outcome `tie-lost`). */
+  ties: number;
   /** Per-source queue counts moved by this batch (undone if it fails to commit). */
   readonly ledger: Ledger;
 }
@@ -143,7 +143,8 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   // An applied row is recognised through the live view while it is live (and the overlay marks it
   // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
   if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
-  return outcome === 'tie-lost' ? { decision, duplicate: false, tie: true } : { decision, duplicate: false };
+  if (outcome === 'tie-lost') ctx.ties++;
+  return { decision, duplicate: false };
 }
 
 /** Makes `u` the live row of its key and records the change (announced once the batch commits). */

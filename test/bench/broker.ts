@@ -8,6 +8,9 @@
  *      At 100 updates per message also "hub, signed puts": every update signed by its device's
  *      Ed25519 key (signed before the run, in this process), the hub holding the 10 public keys
  *      and verifying each update before HAM; reported against the unsigned hub.
+ *      Also "hub, /metrics scraped every second": the hub with its admin API on (so the put path's
+ *      latency histograms are observed) and this process fetching /metrics once a second during the
+ *      run, against the plain hub (no admin API): what the metrics cost the hub.
  *  (b) p50/p99 put -> state-topic latency at a fixed 2,000 updates/s (paced publisher, subscriber
  *      on hamsync/default/state/#, send time embedded in the value), with two references: plain
  *      Aedes forwarding the put to a subscriber, and the disk's floor (raw lmdb-js put -> flushed
@@ -58,7 +61,9 @@ const AEDES_LATENCY_MS = 5_000;
 /** States well in the past of the hub's wall clock (nothing deferred), increasing per device. */
 const STATE_BASE = Date.now() - 1e9;
 
-export type Kind = 'hub' | 'aedes' | 'hub-signed';
+export type Kind = 'hub' | 'aedes' | 'hub-signed' | 'hub-scraped';
+/** How often the 'hub-scraped' runs fetch /metrics, in ms (Prometheus' tightest usual interval). */
+const SCRAPE_MS = 1_000;
 /** Signed put messages made ahead of a signed run, per device (enough for its warm-up and measured window; more are signed on the fly). */
 const SIGNED_POOL = 60;
 
@@ -69,13 +74,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function serve(kind: Kind, dataDir: string, keysFile?: string): Promise<void> {
   let port: number;
+  let http: number | undefined;
   let close: () => Promise<void>;
   let stats: () => Record<string, number> = () => ({});
-  if (kind === 'hub' || kind === 'hub-signed') {
+  if (kind === 'hub' || kind === 'hub-signed' || kind === 'hub-scraped') {
     const { startBroker } = await import('../../broker/server.js');
     // The per-device rate limit is off here: the bench measures how fast the hub can go.
-    const broker = await startBroker({ port: 0, host: HOST, dataDir, ns: NS, rateLimit: { perSecond: 0 }, ...(keysFile ? { keysFile } : {}) });
+    const broker = await startBroker({ port: 0, host: HOST, dataDir, ns: NS, rateLimit: { perSecond: 0 }, ...(keysFile ? { keysFile } : {}), ...(kind === 'hub-scraped' ? { http: { host: HOST, port: 0 } } : {}) });
     port = broker.port;
+    http = broker.httpPort;
     close = () => broker.close();
     stats = () => broker.hub.counters.snapshot();
   } else {
@@ -103,7 +110,7 @@ async function serve(kind: Kind, dataDir: string, keysFile?: string): Promise<vo
     }
   });
   process.stdin.on('end', quit);
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
+  process.stdout.write(`${JSON.stringify(http === undefined ? { port } : { port, http })}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,6 +131,8 @@ class BrokerChild {
     private readonly waiting: ((line: string) => void)[],
     readonly port: number,
     private readonly dataDir: string,
+    /** The admin API's port ('hub-scraped'). */
+    readonly http?: number,
   ) {
     this.child = child;
     this.exited = new Promise((r) => child.on('close', (code) => r(code)));
@@ -138,19 +147,19 @@ class BrokerChild {
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     const lines = createInterface({ input: child.stdout });
     const waiting: ((line: string) => void)[] = [];
-    const port = await new Promise<number>((res, rej) => {
+    const [port, http] = await new Promise<[number, number | undefined]>((res, rej) => {
       let listening = false;
       lines.on('line', (line) => {
         if (listening) return waiting.shift()?.(line);
-        const m = /^\{"port":(\d+)\}$/.exec(line);
+        const m = /^\{"port":(\d+)(?:,"http":(\d+))?\}$/.exec(line);
         if (m) {
           listening = true;
-          res(Number(m[1]));
+          res([Number(m[1]), m[2] === undefined ? undefined : Number(m[2])]);
         }
       });
       child.on('close', (code) => rej(new Error(`${kind} broker child exited (${code}) before listening`)));
     });
-    return new BrokerChild(child, waiting, port, dataDir);
+    return new BrokerChild(child, waiting, port, dataDir, http);
   }
 
   usage(): Promise<Usage> {
@@ -273,6 +282,7 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
       });
     };
     for (let i = 0; i < DEVICES; i++) for (let w = 0; w < window; w++) send(i);
+    const scraper = broker.http === undefined ? undefined : scrapeEvery(broker.http, (err) => (failure ??= err));
     await sleep(WARM_MS);
     const u0 = await broker.usage();
     const c0 = process.cpuUsage();
@@ -288,7 +298,9 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
       drained = r;
       if (inflight === 0) r();
     });
+    const scrapes = await scraper?.stop();
     if (failure) throw failure;
+    if (scrapes !== undefined && scrapes < MEASURE_MS / SCRAPE_MS) throw new Error(`only ${scrapes} /metrics scrapes during the run`);
     await Promise.all(clients.map(end));
     const seconds = (t1 - t0) / 1000;
     if (kind !== 'aedes') {
@@ -309,6 +321,28 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
     await broker.stop();
     if (signing) rmSync(signing.dir, { recursive: true, force: true });
   }
+}
+
+/** Fetches /metrics every SCRAPE_MS (each one read whole) until stopped; resolves to the scrapes done. */
+function scrapeEvery(port: number, fail: (err: Error) => void): { stop(): Promise<number> } {
+  let n = 0;
+  let last: Promise<void> = Promise.resolve();
+  const one = async (): Promise<void> => {
+    const res = await fetch(`http://${HOST}:${port}/metrics`);
+    const text = await res.text();
+    if (res.status !== 200 || !text.includes('hamsync_put_ack_seconds_count')) throw new Error(`/metrics answered ${res.status}`);
+    n++;
+  };
+  const timer = setInterval(() => {
+    last = last.then(one).catch(fail);
+  }, SCRAPE_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await last;
+      return n;
+    },
+  };
 }
 
 export interface Latency {
@@ -446,8 +480,8 @@ const pct = (n: number): string => `${Math.round(n)}%`;
 export async function benchBroker(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const perMessage of [1, 100]) {
-    const runs: Record<Kind, Throughput[]> = { hub: [], aedes: [], 'hub-signed': [] };
-    const kinds: Kind[] = perMessage === 100 ? ['aedes', 'hub', 'hub-signed'] : ['aedes', 'hub'];
+    const runs: Record<Kind, Throughput[]> = { hub: [], aedes: [], 'hub-signed': [], 'hub-scraped': [] };
+    const kinds: Kind[] = perMessage === 100 ? ['aedes', 'hub', 'hub-scraped', 'hub-signed'] : ['aedes', 'hub', 'hub-scraped'];
     // Alternate the brokers so drift in machine load hits both.
     for (let rep = 0; rep < REPS; rep++) {
       for (const kind of kinds) runs[kind].push(await throughput(kind, perMessage));
@@ -471,6 +505,14 @@ export async function benchBroker(): Promise<Row[]> {
       note:
         (perMessage === 1 ? `aim >= 0.5: ${ratio >= 0.5 ? 'met' : 'MISSED'}` : `aim >= 100,000 updates/s through the hub: ${hub.updatesPerSec >= 100_000 ? 'met' : 'MISSED'}`) +
         `; broker CPU per message: hub ${(hub.brokerUsPerMsg / aedes.brokerUsPerMsg).toFixed(1)}x plain Aedes`,
+    });
+    const scraped = best('hub-scraped');
+    rows.push({ name: `hub, /metrics scraped every ${SCRAPE_MS / 1000} s (admin API on), ${label}`, value: value(scraped), unit, note: detail('hub-scraped', scraped) });
+    rows.push({
+      name: `hub scraped / hub, ${label}`,
+      value: Math.round((value(scraped) / value(hub)) * 100) / 100,
+      unit: 'x',
+      note: `what metrics cost the hub; broker CPU per message: ${scraped.brokerUsPerMsg.toFixed(0)} µs scraped, ${hub.brokerUsPerMsg.toFixed(0)} µs plain`,
     });
     if (runs['hub-signed'].length > 0) {
       const signed = best('hub-signed');
@@ -508,7 +550,7 @@ export function formatRows(rows: Row[]): string {
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === SELF;
 if (isMain && process.argv[2] === '--serve') {
   const kind = process.argv[3];
-  if (kind !== 'hub' && kind !== 'aedes' && kind !== 'hub-signed') throw new Error(`--serve hub|aedes|hub-signed, got ${kind}`);
+  if (kind !== 'hub' && kind !== 'aedes' && kind !== 'hub-signed' && kind !== 'hub-scraped') throw new Error(`--serve hub|aedes|hub-signed|hub-scraped, got ${kind}`);
   serve(kind, process.argv[4] as string, process.argv[5]).catch((err: unknown) => {
     console.error(err);
     process.exit(1);

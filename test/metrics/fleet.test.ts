@@ -49,3 +49,20 @@ test('GET /v1/fleet: devices with skew, GPS offset, deferred and earliest due; r
   assert.equal(body.skewHistory.series.replay?.[1], null);
   assert.ok(Math.abs((body.skewHistory.series.ahead?.[1] as number) - 30) < 0.5);
 });
+
+test('GET /v1/fleet and /metrics: a put refused over the rate limit counts for its device; an unknown route stays 404', { timeout: 30_000 }, async (t) => {
+  const b = await broker(t, { http: { host: '127.0.0.1', port: 0 }, rateLimit: { perSecond: 1, burst: 1 } });
+  const base = `http://127.0.0.1:${b.httpPort as number}`;
+  const dev = await connect(t, b, 'hamsync-slow');
+  await put(dev, 'slow', [['slow/a', 1]]);
+  // Over the limit: no PUBACK, the client is disconnected.
+  const refused = new Promise<void>((resolve) => dev.once('close', () => resolve()));
+  dev.publish('hamsync/default/put/slow', JSON.stringify({ src: 'slow', u: [{ k: 'slow/b', v: 2, s: Date.now() - 1000 }] }), { qos: 1 });
+  await refused;
+  const body = (await (await fetch(`${base}/v1/fleet`)).json()) as FleetBody;
+  assert.deepEqual(body.devices.map((d) => [d.id, d.rateRefusals]), [['slow', 1]]);
+  const text = await (await fetch(`${base}/metrics`)).text();
+  assert.match(text, /^hamsync_device_rate_refusals_total\{device="slow"\} 1$/m);
+  assert.match(text, /^hamsync_messages_rejected_total\{code="HAMSYNC_ERR_RATE"\} 1$/m);
+  assert.equal((await fetch(`${base}/v1/fleets`)).status, 404);
+});
