@@ -17,6 +17,14 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // The dashboard's plain browser modules (broker/dashboard, served as they are).
+    files: ['broker/dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'fetch', 'EventSource', 'Node', 'performance', 'setTimeout', 'clearTimeout', 'setInterval', 'console'].map((g) => [g, 'readonly'])),
+    },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',

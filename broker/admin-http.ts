@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { check, Health } from '../src/admin/health.js';
-import { loopbackOnly, send, serveJson } from '../src/admin/http-kit.js';
+import { loopbackOnly, send, serveJson, type Remote } from '../src/admin/http-kit.js';
+import { keyRoutes } from '../src/admin/key-routes.js';
 import { metricsRoute } from '../src/admin/metrics-kit.js';
 import type { ProcessInfo } from '../src/admin/process-info.js';
 import { queueRoutes } from '../src/admin/queue-routes.js';
@@ -8,6 +9,8 @@ import type { Logger } from '../src/log.js';
 import type { Replica } from '../src/sync/replica.js';
 import type { Hub } from './hub.js';
 import { hubMetrics } from './metrics.js';
+import { EventStream, type EventStreamOptions } from './web/events.js';
+import { dashboardRoutes } from './web/static.js';
 
 /** What the admin API asks the broker around the hub. */
 export interface BrokerProbe {
@@ -18,8 +21,16 @@ export interface BrokerProbe {
   listening(): boolean;
 }
 
+export interface AdminApiOptions {
+  /** The dashboard's event stream: caps and tick (broker/web/events.ts). */
+  events?: EventStreamOptions;
+  /** Beyond loopback: TLS and an admin login (broker/web/admin-login.ts adminAccess). */
+  remote?: Remote;
+}
+
 /**
- * The broker's optional admin API (JSON over HTTP, loopback only, no authentication):
+ * The broker's optional admin API (JSON over HTTP; on loopback without a login, elsewhere over
+ * TLS with an admin user's login, see broker/web/admin-login.ts):
  *   GET /v1/status    role "broker", ns, clock, live/deferred/quarantined counts, per-source queues, counters,
  *                     and `sync`: the hub's identity and epoch, its change log's head and oldest
  *                     position, and its feeds (count; per feed: device, mode, position, backlog, pages)
@@ -28,11 +39,13 @@ export interface BrokerProbe {
  *                     (broker/fleet/fleet.ts FleetView, docs/metrics.md)
  *   GET /metrics      Prometheus text (broker/metrics.ts, docs/metrics.md)
  *   GET /healthz      liveness; GET /readyz: readiness (store open and writable, MQTT listener up)
- *   and the deferred / quarantine routes shared with the daemon (src/admin/queue-routes.ts),
- * so `hamsync status|deferred --http host:port` work against the hub too. Host and content-type
- * guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
+ *   GET /v1/events    the dashboard's live feed (server-sent events, broker/web/events.ts)
+ *   GET / and /dashboard/*   the drift dashboard's files (broker/web/static.ts; docs/dashboard.md)
+ *   and the deferred / quarantine and key routes shared with the daemon (src/admin/queue-routes.ts,
+ * src/admin/key-routes.ts), so `hamsync status|deferred --http host:port` work against the hub too.
+ * Host and content-type guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
  */
-export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, probe: BrokerProbe): Promise<{ server: Server; port: number }> {
+export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, probe: BrokerProbe, options: AdminApiOptions = {}): Promise<{ server: Server; port: number }> {
   const registry = hubMetrics(hub, replica, () => probe.clients());
   const health = new Health(async () => [
     await check('store', 'open and writable', () => replica.probeWrite()),
@@ -40,17 +53,25 @@ export async function startAdminApi(addr: { host: string; port: number }, hub: H
       if (!probe.listening()) throw new Error('the MQTT listener is not accepting connections');
     }),
   ]);
+  const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), log, ...options.events });
   const api = await serveJson(
-    loopbackOnly(addr),
+    options.remote ? addr : loopbackOnly(addr),
     'the broker admin API',
     [...queueRoutes(() => replica, log), { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, status(hub, replica, probe)) },
       metricsRoute(registry),
       ...health.routes(),
       { method: 'GET', path: '/v1/fleet', handle: ({ res }) => send(res, 200, hub.fleet.view()) },
+      ...keyRoutes(() => replica),
+      stream.route(),
+      ...dashboardRoutes(),
     ],
     log,
+    options.remote ? { remote: options.remote } : {},
   );
-  api.server.once('close', () => health.stop());
+  api.server.once('close', () => {
+    health.stop();
+    stream.close();
+  });
   return api;
 }
 

@@ -184,8 +184,8 @@ export class Guard {
     }
   }
 
-  /** Picks up `hamsync user add/remove` without a restart (at the next CONNECT); a broken file keeps the old users. */
-  private reloadIfChanged(): void {
+  /** Picks up `hamsync user add/remove` without a restart (at the next CONNECT, or admin API login); a broken file keeps the old users. */
+  reloadIfChanged(): void {
     const stamp = this.statStamp();
     if (stamp === this.stamp) return;
     this.stamp = stamp;

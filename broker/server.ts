@@ -17,8 +17,9 @@ import { GatedStream } from './frame-gate.js';
 import { gatePackets } from './conformance.js';
 import { clip } from './log-fields.js';
 import { LogThrottle, suppressedField } from '../src/log-throttle.js';
-import { loopbackOnly } from '../src/admin/http-kit.js';
 import { startAdminApi } from './admin-http.js';
+import { adminAccess } from './web/admin-login.js';
+import type { UsersFile } from '../src/auth/users.js';
 import { ProcessInfo } from '../src/admin/process-info.js';
 import { Hub } from './hub.js';
 import { authorize } from './authorize.js';
@@ -78,8 +79,9 @@ export interface BrokerOptions {
   /** Refuse puts from devices without a known public key too. Default false. */
   requireSigned?: boolean;
   /**
-   * The admin HTTP API (status, deferred queue, quarantine release/drop) on this loopback
-   * address; undefined: none. It has no authentication, so only loopback addresses are allowed.
+   * The admin HTTP API and the drift dashboard (status, fleet, deferred queue, quarantine
+   * release/drop); undefined: none. On a loopback address without a login; on any other only
+   * with `tls` (served over HTTPS) and `auth` with an admin user (HTTP Basic login).
    */
   http?: { host: string; port: number };
   /** Extra replica options (clock, limits, queue caps and horizon). */
@@ -126,11 +128,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const drainTimeout = checkNumber(options.drainTimeoutMs ?? BROKER_DEFAULTS.drainTimeoutMs, 'drainTimeoutMs', POSITIVE_INT);
   const maxQueuedBytes = checkNumber(options.maxQueuedBytes ?? BROKER_DEFAULTS.maxQueuedBytes, 'maxQueuedBytes', POSITIVE_INT);
   const syncLogMax = checkNumber(options.syncLogMax ?? BROKER_DEFAULTS.syncLogMax, 'syncLogMax', POSITIVE_INT);
-  // Checked before anything is opened: the admin API has no authentication.
-  if (options.http !== undefined) loopbackOnly(options.http);
   // Read the users file first: a bad one fails the start before anything is opened.
   const ctx = createContext({ ns: options.ns, log, limits: wire });
   const guard = options.auth ? new Guard(ctx, options.auth) : undefined;
+  // Checked before anything is opened: beyond loopback the admin API needs TLS and an admin user.
+  const users = guard ? (): UsersFile => (guard.reloadIfChanged(), guard.currentUsers) : undefined;
+  const remote = options.http === undefined ? undefined : adminAccess(options.http, options.tls, users);
   // Likewise the public keys: the keys file's, and the users file's (rebuilt when it is reloaded).
   const fileKeys = options.keysFile === undefined ? new Keyring() : loadKeysFile(options.keysFile);
   const keyringOf = (users = guard?.currentUsers): Keyring => (users ? Keyring.merge(Keyring.fromUsers(users), fileKeys) : fileKeys);
@@ -228,12 +231,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
     let httpPort: number | undefined;
     if (options.http !== undefined) {
-      const api = await startAdminApi(options.http, hub, replica, log, { info, clients: () => aedes.connectedClients, listening: () => tcp.listening });
+      const api = await startAdminApi(options.http, hub, replica, log, { info, clients: () => aedes.connectedClients, listening: () => tcp.listening }, remote ? { remote } : {});
       admin = api.server;
       httpPort = api.port;
     }
     log.info('broker listening', {
-      host, port, wsPort, http: httpPort === undefined ? 'off' : `${options.http?.host ?? ''}:${httpPort}`, dataDir: options.dataDir, ns: hub.ns, tls: secure ? (options.tls?.ca ? 'mutual' : 'server') : 'off',
+      host, port, wsPort, http: httpPort === undefined ? 'off' : `${options.http?.host ?? ''}:${httpPort}`, ...(remote ? { httpAccess: 'TLS and admin login' } : {}), dataDir: options.dataDir, ns: hub.ns, tls: secure ? (options.tls?.ca ? 'mutual' : 'server') : 'off',
       auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
       signatures: { keys: hub.keyCount, ...(options.keysFile === undefined ? {} : { keysFile: options.keysFile }), requireSigned: options.requireSigned === true },
     });

@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_QUARANTINE_FULL: 'A batch or message was refused whole because it would take one source over its quarantine cap (quarantineMaxPerSource updates stamped further ahead than maxFutureMs); nothing of it was stored. An operator releases or drops quarantined updates (`hamsync deferred release|drop`).',
   HAMSYNC_ERR_FILE: 'A file named on the command line cannot be read or written (missing, permissions, disk full, broken pipe).',
   HAMSYNC_ERR_CLOSED: 'The replica or store was used after close().',
-  HAMSYNC_ERR_AUTH: 'A broker login was refused (unknown user, wrong password, no credentials, a client id or will topic the user may not use).',
+  HAMSYNC_ERR_AUTH: 'A broker login was refused (unknown user, wrong password, no credentials, a client id or will topic the user may not use); or, on the broker\'s admin API beyond loopback, a request without the HTTP Basic login of an admin user (HTTP 401).',
   HAMSYNC_ERR_ACL: 'A publish or subscribe was refused by the broker\'s access rules for the client\'s role.',
   HAMSYNC_ERR_USERS: 'A users file is not valid (bad JSON, unknown role, bad user id or namespace, missing salt or hash), or a user command cannot be done.',
   HAMSYNC_ERR_SIGNATURE: 'An update\'s Ed25519 signature is missing (its source has a known public key, or signatures are required), malformed, or does not verify; the whole batch is refused.',
@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_MEDIA_TYPE: 'An HTTP request that changes data is not sent as content-type application/json (a cross-site request guard; HTTP 415).',
   HAMSYNC_ERR_BODY_TIMEOUT: 'An HTTP request body did not arrive whole within the read timeout (10 s); the connection is closed (HTTP 408).',
   HAMSYNC_ERR_CLOCK: 'A local put was refused because the daemon\'s clock, or the stamp it would give (its high-water mark), is further ahead of the reference time (the hub\'s clock, GPS) than maxClockAhead; nothing was stored. See docs/clock-guard.md and `hamsync clock reset`.',
+  HAMSYNC_ERR_STREAMS: 'The broker\'s admin API already serves its most event streams at once (GET /v1/events, 8 by default; each open dashboard holds one); close one and retry (HTTP 503).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { HamsyncError, describe, isHamsyncError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -26,6 +28,7 @@ export interface Route {
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
+  HAMSYNC_ERR_AUTH: 401,
   HAMSYNC_ERR_NOT_FOUND: 404,
   HAMSYNC_ERR_DEFERRED_ONLY: 404,
   HAMSYNC_ERR_METHOD: 405,
@@ -39,6 +42,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   HAMSYNC_ERR_DEFERRED_FULL: 503,
   HAMSYNC_ERR_QUARANTINE_FULL: 503,
   HAMSYNC_ERR_CLOCK: 503,
+  HAMSYNC_ERR_STREAMS: 503,
 };
 
 /**
@@ -50,9 +54,21 @@ export function errorStatus(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }
 
+/**
+ * An API served beyond loopback (the broker's admin API, broker/web/admin-login.ts): over TLS,
+ * every request logged in (`authorize` throws HAMSYNC_ERR_AUTH, answered 401 with a Basic
+ * challenge), any Host (a rebinding page cannot pass TLS for this name, nor log in).
+ */
+export interface Remote {
+  tls: SecureContextOptions & Pick<TlsOptions, 'minVersion'>;
+  authorize(req: IncomingMessage): Promise<void>;
+}
+
 export interface ServeOptions {
   /** Longest wait for a request body to arrive whole, in ms. [BODY_TIMEOUT_MS] */
   bodyTimeoutMs?: number;
+  /** Serve beyond loopback: TLS and a login (see Remote). Default: loopback rules. */
+  remote?: Remote;
 }
 
 /**
@@ -63,14 +79,15 @@ export interface ServeOptions {
  */
 export function serveJson(addr: { host: string; port: number }, what: string, routes: readonly Route[], log: Logger, options: ServeOptions = {}): Promise<{ server: Server; port: number }> {
   let hosts = new Set<string>();
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://local');
     dispatch(routes, hosts, req, res, url, options).catch((err: unknown) => {
       if (isHamsyncError(err)) return fail(req, res, err);
       log.error('http handler failed', { err: (err as Error).message, url: req.url?.slice(0, 200) });
       fail(req, res, new HamsyncError('HAMSYNC_ERR_INTERNAL', `${what} failed on ${req.method ?? ''} ${url.pathname.slice(0, 200)}: ${(err as Error).message}`));
     });
-  });
+  };
+  const server: Server = options.remote ? createHttpsServer(options.remote.tls, handler) : createServer(handler);
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -86,7 +103,8 @@ export function serveJson(addr: { host: string; port: number }, what: string, ro
 }
 
 async function dispatch(routes: readonly Route[], hosts: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse, url: URL, options: ServeOptions): Promise<void> {
-  assertHost(req, hosts);
+  if (options.remote) await options.remote.authorize(req);
+  else assertHost(req, hosts);
   const matching = routes.filter((r) => (r.path.endsWith('/*') ? url.pathname.startsWith(r.path.slice(0, -1)) : url.pathname === r.path));
   if (matching.length === 0) throw new HamsyncError('HAMSYNC_ERR_NOT_FOUND', `no such endpoint: ${describe(url.pathname)}`);
   const route = matching.find((r) => r.method === req.method);
@@ -141,14 +159,20 @@ function fail(req: IncomingMessage, res: ServerResponse, err: HamsyncError): voi
   const close = err.code === 'HAMSYNC_ERR_BODY_TIMEOUT' || err.code === 'HAMSYNC_ERR_TOO_LARGE';
   const headers: Record<string, string> = close ? { connection: 'close' } : {};
   if (err.code === 'HAMSYNC_ERR_METHOD') headers.allow = String(err.details.allow);
+  if (err.code === 'HAMSYNC_ERR_AUTH') headers['www-authenticate'] = 'Basic realm="hamsync admin", charset="UTF-8"';
   const details = err.code === 'HAMSYNC_ERR_DEFERRED_ONLY' ? err.details : {};
   send(res, errorStatus(err.code), { error: { code: err.code, message: err.message, ...details } }, headers);
   if (close) res.once('finish', () => req.socket.destroy());
 }
 
+/** Whether a host is a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
+}
+
 /** These APIs have no authentication: they listen on loopback only (127.0.0.0/8, ::1, localhost). */
 export function loopbackOnly(addr: { host: string; port: number }, field = 'http'): { host: string; port: number } {
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(addr.host) || addr.host === '::1' || addr.host === 'localhost') return addr;
+  if (isLoopback(addr.host)) return addr;
   throw new HamsyncError('HAMSYNC_ERR_CONFIG', `${field} must listen on a loopback address (127.0.0.1, ::1 or localhost): the API has no authentication; got ${describe(addr.host)}`, { field });
 }
 

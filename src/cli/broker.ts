@@ -2,7 +2,6 @@ import type { Argv } from 'yargs';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
 import { queueOptionsOf, retentionOf } from '../config/queues.js';
-import { loopbackOnly } from '../admin/http-kit.js';
 import { parseDuration, parseHostPort } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { checkNumber, POSITIVE_INT } from '../util/check.js';
@@ -55,7 +54,8 @@ export async function handler(argv: Merged<typeof BROKER>): Promise<void> {
   const { startBroker } = await import('../../broker/server.js');
   const retention = retentionOf(argv.retainHistory, argv.retainBytes);
   const queues = queueOptionsOf(argv);
-  const http = argv.http === undefined ? undefined : loopbackOnly(parseHostPort(argv.http, 'http'));
+  // Loopback, or TLS and an admin user: checked by startBroker (broker/web/admin-login.ts).
+  const http = argv.http === undefined ? undefined : parseHostPort(argv.http, 'http');
   const broker = await startBroker({ port: argv.port, host: argv.host, wsPort: argv.wsPort, dataDir: argv.dataDir, ns: argv.ns, log, replica: { retention, ...queues }, ...(http ? { http } : {}),
     ...connectionLimitsOf(argv),
     ...(argv.keys !== undefined ? { keysFile: argv.keys } : {}),

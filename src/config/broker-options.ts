@@ -3,7 +3,7 @@
  * defaults, which broker/server.ts applies.
  */
 import { DEFAULT_WIRE_LIMITS } from '../wire/codec.js';
-import { age, bool, count, file, loopbackHostPort, ns, port, positiveSize, size, str } from './checks.js';
+import { age, bool, count, file, hostPort, ns, port, positiveSize, size, str } from './checks.js';
 import { bytesText, msText, optionTable, type OptionsOf } from './option-table.js';
 import { defaultDataDir, LOG_LEVEL, queueOptions } from './shared-options.js';
 
@@ -31,7 +31,7 @@ export const BROKER = optionTable({
   tlsCert: { type: 'string', check: file, describe: 'PEM certificate: serve MQTT (and WebSocket) over TLS' },
   tlsKey: { type: 'string', check: file, describe: 'PEM private key for --tls-cert' },
   tlsCa: { type: 'string', check: file, describe: 'PEM CA: require client certificates it signed (mutual TLS; the CN is the user id)' },
-  http: { type: 'string', defaultText: 'off', check: loopbackHostPort, describe: 'admin HTTP API on this loopback host:port (status, deferred, quarantine release/drop); default: off' },
+  http: { type: 'string', defaultText: 'off', check: hostPort, describe: 'admin HTTP API and drift dashboard on this host:port (status, fleet, deferred, quarantine release/drop); loopback without a login, elsewhere only with --tls-cert and an admin user in --users; default: off' },
   ...queueOptions('a message'),
   rateLimit: { type: 'number', unit: 'updates/s', defaultBy: 'program', default: BROKER_DEFAULTS.rateLimit.perSecond, check: count(0), describe: 'most updates per second one device may put, sustained; over it the client is disconnected without an ack and resends later; 0: off' },
   rateBurst: { type: 'number', unit: 'updates', defaultBy: 'program', default: BROKER_DEFAULTS.rateLimit.burst, check: count(1), describe: 'updates a device may put at once before --rate-limit applies' },

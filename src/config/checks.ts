@@ -1,5 +1,4 @@
 /** The checks of the option tables (daemon-options.ts, broker-options.ts), on the one helper src/util/check.ts. */
-import { loopbackOnly } from '../admin/http-kit.js';
 import { assertLevel } from '../log.js';
 import { fail, numberCheck, wholeAtLeast, integerFrom, type Check } from '../util/check.js';
 import { checkDriftPpm, parseClockOffset, parseDuration, parseHostPort } from '../util/duration.js';
@@ -16,8 +15,6 @@ export const port: Check = (v, f) => {
 /** A file path; may be ${CREDENTIALS_DIRECTORY}/<id> (src/config/credentials.ts). */
 export const file: Check = checkPath;
 export const hostPort: Check = (v, f) => void parseHostPort(v, f);
-/** A host:port on a loopback address (an API without authentication). */
-export const loopbackHostPort: Check = (v, f) => void loopbackOnly(parseHostPort(v, f), f);
 export const level: Check = (v) => assertLevel(v);
 export const ns: Check = (v) => assertNamespace(v);
 export const deviceId: Check = (v, f) => {

@@ -1,20 +1,19 @@
 import type { Server } from 'node:http';
 import { queueRoutes } from '../admin/queue-routes.js';
-import { queryInstant, queryNumber, send, serveJson, type Route, type ServeOptions } from '../admin/http-kit.js';
+import { keyRoutes } from '../admin/key-routes.js';
+import { send, serveJson, type Route, type ServeOptions } from '../admin/http-kit.js';
 import { HamsyncError } from '../errors.js';
 import { check, Health } from '../admin/health.js';
 import { metricsRoute } from '../admin/metrics-kit.js';
 import { daemonMetrics } from './metrics.js';
 import type { Json } from '../ham/lexical.js';
 import type { Logger } from '../log.js';
-import { showInstant } from '../util/instant.js';
 import type { DaemonApi as Daemon, LocalPut } from './api.js';
 
 /**
  * The daemon's local HTTP API (JSON), for apps on the device and the CLI:
  *   POST /v1/put            {"u":[{"k","v","s"?}]} or {"k","v","s"?}
- *   GET  /v1/keys/<key>     the live value (with "g", its source's signature, when signed)
- *   GET  /v1/history/<key>  ?from=&to=&limit=   (from/to: a state or an ISO 8601 time)
+ *   GET  /v1/keys, /v1/keys/<key>, /v1/history/<key>   (src/admin/key-routes.ts, shared with the broker)
  *   GET  /v1/status
  *   GET  /metrics           Prometheus text (src/daemon/metrics.ts, docs/metrics.md)
  *   GET  /healthz, /readyz  liveness; readiness: store open and writable, broker connected or outbox room
@@ -38,24 +37,7 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
       },
     },
     { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, need().status()) },
-    {
-      method: 'GET',
-      path: '/v1/keys/*',
-      handle: ({ res, url }) => {
-        const key = keyOf(url.pathname, '/v1/keys/');
-        const e = need().replica.get(key);
-        if (!e) throw absent(need(), key);
-        send(res, 200, { k: e.key, v: e.value, s: e.state, src: e.source, ...(e.sig === undefined ? {} : { g: e.sig }) });
-      },
-    },
-    {
-      method: 'GET',
-      path: '/v1/history/*',
-      handle: ({ res, url }) => {
-        const rows = need().replica.history(keyOf(url.pathname, '/v1/history/'), { from: queryInstant(url, 'from'), to: queryInstant(url, 'to'), limit: queryNumber(url, 'limit') });
-        send(res, 200, { rows: rows.map((e) => ({ k: e.key, v: e.value, s: e.state, src: e.source, outcome: e.outcome, deferred: e.deferred, rx: e.received, ...(e.sig === undefined ? {} : { g: e.sig }) })) });
-      },
-    },
+    ...keyRoutes(() => need().replica),
     ...queueRoutes(() => need().replica, log),
     metricsRoute(daemonMetrics(daemon)),
   ];
@@ -74,25 +56,6 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
   const api = await serveJson(addr, 'the HTTP API', routes, log, options);
   api.server.once('close', () => health.stop());
   return api;
-}
-
-/**
- * A key without a live value: HAMSYNC_ERR_NOT_FOUND when nothing waits for it, else
- * HAMSYNC_ERR_DEFERRED_ONLY with the counts and the earliest state (both 404).
- */
-function absent(d: Daemon, key: string): HamsyncError {
-  const w = d.replica.waiting(key);
-  if (w.deferred === 0 && w.quarantined === 0) return new HamsyncError('HAMSYNC_ERR_NOT_FOUND', `no value for key ${JSON.stringify(key)}`);
-  const at = w.earliest === undefined ? '' : `; the earliest is stamped ${showInstant(w.earliest)}`;
-  return new HamsyncError('HAMSYNC_ERR_DEFERRED_ONLY', `no value yet for key ${JSON.stringify(key)}: ${w.deferred} update(s) deferred, ${w.quarantined} quarantined${at}`, { ...w });
-}
-
-function keyOf(path: string, prefix: string): string {
-  try {
-    return decodeURIComponent(path.slice(prefix.length));
-  } catch {
-    throw new HamsyncError('HAMSYNC_ERR_KEY', 'the key in the path is not valid percent-encoding');
-  }
 }
 
 function parsePuts(body: unknown): LocalPut[] {

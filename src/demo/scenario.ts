@@ -51,6 +51,21 @@ async function until(fn: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
+/** How often gps-1 reports a position while the demo keeps running. */
+const FIX_EVERY_MS = 5000;
+
+/** While the demo keeps running, gps-1 reports a position fix every FIX_EVERY_MS: each is deferred at the hub, then applied. */
+function keepDrifting(gps: Daemon): NodeJS.Timeout {
+  let n = 0;
+  const timer = setInterval(() => {
+    n++;
+    const value = { lat: Number((48.0012 + n * 0.0001).toFixed(4)), lon: 7.8523, fix: '3d' };
+    gps.put([{ key: 'gps-1/position', value }]).catch(() => undefined);
+  }, FIX_EVERY_MS);
+  timer.unref();
+  return timer;
+}
+
 /**
  * `hamsync demo`: an in-process broker and three simulated devices — Earth, Mars and a GPS unit
  * whose clock runs fast — narrated as it happens: the tie, the drifted update deferred and then
@@ -65,8 +80,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hamsync-demo-'));
 
   say('hamsync demo: one broker, three devices, and clocks that cannot be trusted.\n');
-  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub') });
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub'), http: { host: '127.0.0.1', port: 0 } });
+  const dashboard = `http://127.0.0.1:${broker.httpPort ?? 0}/`;
   say(`${at()} Broker listening on 127.0.0.1:${broker.port}, with a hub replica (LMDB) in ${join(dir, 'hub')}.`);
+  say(`${at()} Drift dashboard: ${dashboard} (open it in a browser to watch the story)`);
   const url = `mqtt://127.0.0.1:${broker.port}`;
   const devices: Record<string, Daemon> = {};
   for (const [id, offset] of [['earth', 0], ['mars', 0], ['gps-1', ahead]] as const) {
@@ -84,7 +101,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
     }
   });
   await observer.subscribeAsync('hamsync/default/state/#', { qos: 1 });
+  let fixes: NodeJS.Timeout | undefined;
   const stop = async (): Promise<void> => {
+    clearInterval(fixes);
     await observer.endAsync().catch(() => undefined);
     for (const d of Object.values(devices)) await d.stop();
     await broker.close();
@@ -132,6 +151,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
       say(`  ${cli} put mission/hello '"Hello Venus"' --http 127.0.0.1:${mars.httpPort}`);
       say(`  ${cli} deferred --http 127.0.0.1:${earth.httpPort}`);
       say(`  mosquitto_sub -h 127.0.0.1 -p ${broker.port} -v -t 'hamsync/default/state/#'`);
+      say(`\nThe drift dashboard: ${dashboard}`);
+      say(`  gps-1 reports a position fix every ${secs(FIX_EVERY_MS)}; each waits ${secs(ahead)} in the hub's deferred queue (watch it count down).`);
+      fixes = keepDrifting(gps);
     }
   } catch (err) {
     await stop();

@@ -60,7 +60,7 @@ test('npm pack builds a tarball with dist; npm install -g of it gives a working 
   assert.ok(info, pack.stdout);
   assert.equal(info.filename, `hamsync-${pkg.version}.tgz`);
   const files = info.files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'dist/src/cli/main.js', 'dist/broker/server.js', 'dist/src/index.d.ts', 'systemd/hamsync.service', 'systemd/hamsync-broker.service', 'systemd/hamsync.yaml.example', 'docs/operations.md', 'devices/profiles/raspberry-pi.json']) {
+  for (const f of ['package.json', 'README.md', 'dist/src/cli/main.js', 'dist/broker/server.js', 'dist/src/index.d.ts', 'systemd/hamsync.service', 'systemd/hamsync-broker.service', 'systemd/hamsync.yaml.example', 'dist/broker/dashboard/index.html', 'dist/broker/dashboard/app.js', 'docs/operations.md', 'devices/profiles/raspberry-pi.json']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   for (const f of files) assert.ok(!/^(src|broker|test|dist\/test)\//.test(f) && f !== 'tsconfig.json', `the tarball should not hold ${f}`);
@@ -96,6 +96,8 @@ test('npm pack builds a tarball with dist; npm install -g of it gives a working 
   const demo = await run(bin, ['demo', '--ahead', '1s'], work, 60_000);
   assert.equal(demo.code, 0, show(demo));
   assert.match(demo.stdout, /Done in [\d.]+ s\./);
+  // The dashboard's files and uPlot are found in the installed package (the demo serves them).
+  assert.match(demo.stdout, /Drift dashboard: http:\/\/127\.0\.0\.1:\d+\//);
 
   // Its prepare script is harmless where there is nothing to compile (and no TypeScript).
   const prepare = await run('npm', ['run', 'prepare'], installed, 60_000);

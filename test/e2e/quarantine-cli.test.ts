@@ -191,11 +191,11 @@ test('CLI: list, release and drop quarantined updates on a running broker and da
   await h.stopAll();
 });
 
-test('CLI: the queue options are checked at start and in config files; the broker admin API is loopback-only', { timeout: 30_000 }, async (t) => {
+test('CLI: the queue options are checked at start and in config files; the broker admin API beyond loopback needs TLS', { timeout: 30_000 }, async (t) => {
   const h = new Harness(t);
   const dir = h.tempDir('cfg');
   const cases: [string[], RegExp][] = [
-    [['broker', '--port', '0', '--data-dir', dir, '--http', '0.0.0.0:0'], /HAMSYNC_ERR_CONFIG: http must listen on a loopback address/],
+    [['broker', '--port', '0', '--data-dir', dir, '--http', '0.0.0.0:0'], /HAMSYNC_ERR_CONFIG: the admin API on "0\.0\.0\.0" \(not a loopback address\) needs TLS/],
     [['broker', '--port', '0', '--data-dir', dir, '--max-future', 'soon'], /HAMSYNC_ERR_CONFIG: maxFuture must be a duration/],
     [['broker', '--port', '0', '--data-dir', dir, '--max-future', '0'], /HAMSYNC_ERR_CONFIG: maxFuture must be a positive duration/],
     [['broker', '--port', '0', '--data-dir', dir, '--deferred-max', '0'], /HAMSYNC_ERR_CONFIG: deferredMax must be a whole number >= 1, got 0/],
