@@ -66,7 +66,7 @@ export class PutCommit {
       },
       (err: Error) => {
         // Not durable: no PUBACK; the clients drop the link and retransmit.
-        this.log.error('store failed, closing clients without ack', { messages: batch.length, err: err.message });
+        this.log.error('store failed, closing clients without ack', { messages: batch.length, err });
         this.counters.inc('messages.store-failed', batch.length);
         for (const m of batch) m.cb(err);
       },

@@ -32,7 +32,7 @@ export function stopOnSignal(stop: () => Promise<void>, log: Logger): void {
     stop().then(
       () => process.exit(0),
       (err: Error) => {
-        log.error('stop failed', { err: err.message });
+        log.error('stop failed', { err });
         process.exit(1);
       },
     );

@@ -63,7 +63,7 @@ export class Link {
     this.modes = new SyncModes(config, replica.cursors().last() !== undefined, this.client, log, counters, (hub) => this.follower.request(hub));
     this.client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(() => done(), (err: Error) => {
-        this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
+        this.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err });
         // Leave it unacknowledged: the broker redelivers it on the next session.
         this.client.stream.destroy();
       });
