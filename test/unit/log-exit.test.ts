@@ -49,6 +49,24 @@ test('process.exit right after logging: every line is written, in order, the las
   assert.deepEqual(lines.at(-1), { ...lines.at(-1), level: 'error', msg: 'last line before exit' });
 });
 
+test('flushLogs before process.exit, with writes under way: every line is written whole, in order; no write waited on EAGAIN', async () => {
+  const count = 100_000;
+  const r = await runChild(['burst', String(count), '150']);
+  assert.equal(r.code, 3);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  const whole = lines.filter((l) => {
+    try {
+      return (JSON.parse(l) as Line).msg === 'line';
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(whole.length, count, `${lines.length - whole.length - 1} lines cut or lost`);
+  assert.ok(whole.every((l, i) => (JSON.parse(l) as Line).i === i), 'in order');
+  assert.equal((JSON.parse(lines.at(-1) as string) as Line).msg, 'last line before exit');
+  assert.deepEqual(JSON.parse(r.stdout), { dropped: 0, retried: 0 }, 'stderr (a pipe) is blocking: writes wait in the thread pool, not on 100 ms retries');
+});
+
 test('an uncaught exception right after logging: every line is written before the crash report', async () => {
   const r = await runChild(['throw', '3000', '20']);
   assert.equal(r.code, 1);
@@ -61,7 +79,7 @@ test('stderr not read: the buffer stays bounded, lines past it are dropped, then
   const pad = 1000; // each line is about 1.1 KB: 13 MB in all, over the 8 MiB bound
   const r = await runChild(['flood', String(count), String(pad)], true);
   assert.equal(r.code, 0, r.stderr.slice(-2000));
-  const dropped = (JSON.parse(r.stdout) as { dropped: number }).dropped;
+  const dropped = (JSON.parse(r.stdout.split('\n')[0] as string) as { dropped: number }).dropped;
   const lines = parseLines(r.stderr);
   const written = lines.filter((l) => l.msg === 'line');
   assert.ok(dropped > 0, 'some lines were dropped');

@@ -75,13 +75,14 @@ test('errors keep their message, stack and code, in `err` or any other field', (
   assert.equal(b?.err, 'timeout');
 });
 
-test('secrets are redacted: passwords, keys, tokens, HTTP credentials; other fields are kept', () => {
+test('secrets are redacted (the REDACTED_FIELDS paths): passwords, keys, tokens, HTTP credentials; other fields are kept', () => {
   const { log, lines, parsed } = capture('info');
   log.info('config', {
     password: 'hunter2',
-    signingKey: '/etc/hamsync/pi-7.key',
+    signingKey: "/etc/hamsync/pi-7.key",
     token: 'tok-123',
-    options: { username: 'pi-7', password: 'hunter3', privateKey: 'PEM-SECRET' },
+    options: { username: 'pi-7', password: 'hunter3' },
+    signing: { pub: 'ed25519:abc', privateKey: 'PEM-SECRET' },
     tls: { cert: 'cert.pem', key: 'KEY-PEM' },
     headers: { authorization: 'Basic cGk6aHVudGVyMg==', host: '127.0.0.1' },
     user: { id: 'dash', salt: 'c2FsdA==', hash: 'aGFzaA==' },
@@ -91,7 +92,8 @@ test('secrets are redacted: passwords, keys, tokens, HTTP credentials; other fie
   for (const secret of ['hunter2', 'hunter3', 'pi-7.key', 'tok-123', 'PEM-SECRET', 'KEY-PEM', 'cGk6', 'c2FsdA', 'aGFzaA']) assert.ok(!text.includes(secret), `${secret} must not be logged: ${text}`);
   const o = parsed()[0] as Record<string, Record<string, unknown>>;
   assert.equal(o.password as unknown, '[Redacted]');
-  assert.deepEqual(o.options, { username: 'pi-7', password: '[Redacted]', privateKey: '[Redacted]' });
+  assert.deepEqual(o.options, { username: 'pi-7', password: '[Redacted]' });
+  assert.deepEqual(o.signing, { pub: 'ed25519:abc', privateKey: '[Redacted]' });
   assert.deepEqual(o.tls, { cert: 'cert.pem', key: '[Redacted]' });
   assert.deepEqual(o.headers, { authorization: '[Redacted]', host: '127.0.0.1' });
   assert.equal(o.key as unknown, 'sat/temp', 'a state key is not a secret');
