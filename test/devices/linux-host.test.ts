@@ -1,12 +1,12 @@
 /** The linux-host source against fixture trees (test/fixtures/linux-host/) and temp trees. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createSource, LinuxHostSource, type Reading } from '../../devices/index.js';
 import { parseLoadavg, parseMeminfo, parseMillidegrees, parseUptime } from '../../devices/sources/procfs.js';
 import { Collector, FIXTURES, recordingLogger } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const PI = path.join(FIXTURES, 'linux-host/raspberry-pi');
 const NO_THERMAL = path.join(FIXTURES, 'linux-host/no-thermal');
@@ -28,8 +28,7 @@ function asMap(readings: Reading[]): Map<string, unknown> {
 }
 
 function tempTree(t: { after(fn: () => void): void }, files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hamsync-linux-host-'));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const root = tempDir(t);
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);

@@ -8,6 +8,7 @@
  */
 import { expectHamsyncError } from '../helpers/errors.js';
 import { seedFromEnv } from '../helpers/seed.js';
+import { poll, sleep } from '../helpers/wait.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -51,17 +52,6 @@ function manualSource(start: number): { readonly fn: () => number; set(t: number
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls (with a ref'd timer, so the process stays up) until `pred()` or the timeout. */
-async function waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
 
 function assertStrictlyIncreasing(stamps: readonly number[], label: string): void {
   for (let i = 1; i < stamps.length; i++) {
@@ -327,7 +317,7 @@ describe('WallClock', () => {
     assert.equal(calls, 0, 'not called synchronously for a future state');
     await sleep(5);
     if (c.now() < due) assert.equal(calls, 0, 'not called before its state');
-    assert.ok(await waitFor(() => calls > 0, 2000), 'fired within 2 s');
+    assert.ok(await poll(() => calls > 0, { timeoutMs: 2000, intervalMs: 5 }), 'fired within 2 s');
     assert.ok(firedAt >= due, `fired at ${firedAt}, before its state ${due}`);
     await sleep(50);
     assert.equal(calls, 1, 'fired exactly once');
@@ -340,7 +330,7 @@ describe('WallClock', () => {
     c.schedule(due, () => {
       fired = true;
     });
-    assert.ok(await waitFor(() => fired, 2000), 'fired within 2 s');
+    assert.ok(await poll(() => fired, { timeoutMs: 2000, intervalMs: 5 }), 'fired within 2 s');
     assert.ok(c.now() >= due);
   });
 
@@ -362,7 +352,7 @@ describe('WallClock', () => {
     const keep = c.schedule(c.now() + 20, () => calls += 10);
     cancel();
     cancel(); // idempotent
-    assert.ok(await waitFor(() => calls >= 10, 2000), 'the uncancelled callback fired');
+    assert.ok(await poll(() => calls >= 10, { timeoutMs: 2000, intervalMs: 5 }), 'the uncancelled callback fired');
     await sleep(30); // both were due at the same state: give the cancelled one every chance
     assert.equal(calls, 10, 'only the uncancelled callback fired');
     keep();
@@ -389,7 +379,7 @@ describe('WallClock', () => {
     assert.equal(calls, 0, 'not due yet');
     src.add(3_600_000); // the wall clock jumps an hour
     // The pending timer waits at most RECHECK_MS (1 s) before looking at the clock again.
-    assert.ok(await waitFor(() => calls > 0, 3000), 'fired within ~1 s of the jump');
+    assert.ok(await poll(() => calls > 0, { timeoutMs: 3000, intervalMs: 5 }), 'fired within ~1 s of the jump');
     assert.equal(calls, 1);
   });
 
