@@ -7,6 +7,7 @@ import { createSource, LinuxHostSource, type Reading } from '../../devices/index
 import { parseLoadavg, parseMeminfo, parseMillidegrees, parseUptime } from '../../devices/sources/procfs.js';
 import { Collector, FIXTURES, recordingLogger } from './helpers.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
 const PI = path.join(FIXTURES, 'linux-host/raspberry-pi');
 const NO_THERMAL = path.join(FIXTURES, 'linux-host/no-thermal');
@@ -149,7 +150,7 @@ test('start emits a batch at once and then every interval; stop ends it', async 
   await c.until(() => c.batches.length >= 3, '3 batches');
   await s.stop();
   const n = c.batches.length;
-  await new Promise((r) => setTimeout(r, 150));
+  await sleep(150);
   assert.equal(c.batches.length, n, 'no batch after stop');
   assert.deepEqual(c.values('pi-1/thermal/cpu-thermal').slice(0, 3), [48.312, 48.312, 48.312]);
   await s.stop(); // idempotent

@@ -9,6 +9,7 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { ManualClock, Replica } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { poll } from '../helpers/wait.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -90,7 +91,7 @@ test('hamsync replay --to mqtt://: a plain subscriber receives every row on the 
   await sub.subscribeAsync('hamsync/default/replay/#', { qos: 1 });
   const r = await run(['replay', '--data-dir', dir, '--to', `mqtt://127.0.0.1:${port}`, '--speed', 'max', '--session', 'pass1', '--quiet']);
   assert.equal(r.code, 0, r.err);
-  for (let i = 0; i < 100 && got.length < 60; i++) await new Promise((res) => setTimeout(res, 20));
+  await poll(() => got.length >= 60, { timeoutMs: 2000, intervalMs: 20 });
   assert.equal(got.length, 60);
   assert.equal(got[0]?.topic, 'hamsync/default/replay/pass1/sat-0/temp');
   assert.deepEqual(got[1]?.body.s, T0 + 60_000);

@@ -11,12 +11,13 @@ import { fakeTimer } from '../helpers/fake-timer.js';
 import { select, type Selection } from '../../src/replay/select.js';
 import { seedFromEnv } from '../helpers/seed.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
 const SEED = seedFromEnv(424242);
 
 async function settle(replica: Replica): Promise<void> {
   await replica.flushed();
-  await new Promise((r) => setTimeout(r, 30));
+  await sleep(30);
   await replica.flushed();
 }
 

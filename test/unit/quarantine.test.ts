@@ -16,7 +16,7 @@ import { DEFAULT_QUEUE_LIMITS } from '../../src/sync/queue-limits.js';
 import { expectHamsyncError } from '../helpers/errors.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const T0 = 1_000_000;
 const DAY = 86_400_000;
@@ -73,7 +73,7 @@ async function assertExact(r: Replica, label: string): Promise<void> {
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }
-    await new Promise((res) => setTimeout(res, 5));
+    await sleep(5);
   }
 }
 
@@ -140,13 +140,13 @@ describe('the horizon', () => {
     // A resend is recognised as the same update: no second row.
     assert.deepEqual(r.receive([upd('k', T0 + 2000, 'from the future')]).results, [{ decision: 'quarantine', duplicate: true }]);
     clock.advance(10_000);
-    await new Promise((res) => setTimeout(res, 20));
+    await sleep(20);
     assert.equal(r.get('k')?.value, 'now');
     await r.close();
     r = await Replica.open({ dataDir: dir, clock, maxFutureMs: 1000 });
     t.after(() => r.close());
     clock.advance(10_000);
-    await new Promise((res) => setTimeout(res, 20));
+    await sleep(20);
     assert.equal(r.get('k')?.value, 'now', 'still the old value');
     assert.deepEqual(
       r.quarantined().map((e) => e.value),
@@ -424,7 +424,7 @@ describe('exact counts under a random workload', () => {
           r = await Replica.open(options);
         }
         if (step % 10 === 0) {
-          await new Promise((res) => setTimeout(res, 5));
+          await sleep(5);
           await assertExact(r, `seed ${seed}, step ${step}`);
         }
         const s = r.queues().sources;
@@ -432,7 +432,7 @@ describe('exact counts under a random workload', () => {
           assert.ok(q.deferred <= 30 && q.deferredBytes <= 600 && q.quarantined <= 10, `seed ${seed}: ${src} within its caps: ${JSON.stringify(q)}`);
         }
       }
-      await new Promise((res) => setTimeout(res, 5));
+      await sleep(5);
       await assertExact(r, `seed ${seed}, end`);
       assert.ok(Object.keys(refused).length > 0, `seed ${seed}: the workload reached a cap at least once`);
     } catch (err) {
