@@ -74,7 +74,7 @@ export class PutCommit {
       },
       (err: Error) => {
         // Not durable: no PUBACK; the clients drop the link and retransmit.
-        this.ctx.log.error('store failed, closing clients without ack', { messages: batch.length, err: err.message });
+        this.ctx.log.error('store failed, closing clients without ack', { messages: batch.length, err });
         this.ctx.counters.inc('messages.store-failed', batch.length);
         for (const m of batch) m.cb(err);
       },

@@ -83,7 +83,7 @@ export function serveJson(addr: { host: string; port: number }, what: string, ro
     const url = new URL(req.url ?? '/', 'http://local');
     dispatch(routes, hosts, req, res, url, options).catch((err: unknown) => {
       if (isHamsyncError(err)) return fail(req, res, err);
-      log.error('http handler failed', { err: (err as Error).message, url: req.url?.slice(0, 200) });
+      log.error('http handler failed', { err, url: req.url?.slice(0, 200) });
       fail(req, res, new HamsyncError('HAMSYNC_ERR_INTERNAL', `${what} failed on ${req.method ?? ''} ${url.pathname.slice(0, 200)}: ${(err as Error).message}`));
     });
   };

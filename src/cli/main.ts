@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isHamsyncError } from '../errors.js';
+import { flushLogs } from '../log.js';
 import * as broker from './broker.js';
 import * as clock from './clock.js';
 import * as configCheck from './config-check.js';
@@ -54,7 +55,8 @@ export async function main(argv: string[]): Promise<void> {
     .parseAsync();
 }
 
-main(hideBin(process.argv)).catch((err: unknown) => {
+main(hideBin(process.argv)).catch(async (err: unknown) => {
+  await flushLogs(); // the log lines before the failure first, all of them
   process.stderr.write(`hamsync: ${(err as Error).message}\n`);
   process.exit(1);
 });

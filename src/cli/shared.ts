@@ -1,13 +1,18 @@
 import type { Argv } from 'yargs';
 import { loadConfigFile } from '../config/load.js';
 import { checksOf, envOf, yargsOptions, type Merged, type OptionTable } from '../config/option-table.js';
-import { assertLevel, createLogger, type Logger } from '../log.js';
+import { assertLevel, createLogger, flushLogs, type Logger } from '../log.js';
 
 export { defaultDataDir } from '../config/shared-options.js';
 
 export function loggerFor(level: unknown, base: Record<string, unknown>): Logger {
   assertLevel(level);
   return createLogger(level, base);
+}
+
+/** Exits once the log lines are written (at most 2 s later). */
+function exitAfterLogs(code: number): void {
+  void flushLogs().finally(() => process.exit(code));
 }
 
 /** Runs until SIGTERM or SIGINT, then stops cleanly and exits 0 (1 if stopping failed or took over 10 s). */
@@ -19,14 +24,14 @@ export function stopOnSignal(stop: () => Promise<void>, log: Logger): void {
     log.info('signal received, stopping', { signal });
     const force = setTimeout(() => {
       log.error('stop took over 10 s; exiting');
-      process.exit(1);
+      exitAfterLogs(1);
     }, 10_000);
     force.unref();
     stop().then(
-      () => process.exit(0),
+      () => exitAfterLogs(0),
       (err: Error) => {
-        log.error('stop failed', { err: err.message });
-        process.exit(1);
+        log.error('stop failed', { err });
+        exitAfterLogs(1);
       },
     );
   };

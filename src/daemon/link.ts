@@ -61,7 +61,7 @@ export class Link {
     this.modes = new SyncModes(ctx, config, replica.cursors().last() !== undefined, this.client, (hub) => this.follower.request(hub));
     this.client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(() => done(), (err: Error) => {
-        this.ctx.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err: err.message });
+        this.ctx.log.error('delivery not stored; not acknowledging', { topic: packet.topic, err });
         // Leave it unacknowledged: the broker redelivers it on the next session.
         this.client.stream.destroy();
       });

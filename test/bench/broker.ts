@@ -36,6 +36,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
+import { sleep } from '../helpers/wait.js';
 
 export interface Row {
   name: string;
@@ -67,7 +68,6 @@ const SCRAPE_MS = 1_000;
 /** Signed put messages made ahead of a signed run, per device (enough for its warm-up and measured window; more are signed on the fly). */
 const SIGNED_POOL = 60;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Child: one broker, controlled over stdin ("usage" -> one JSON line on stdout, "quit" -> exit).

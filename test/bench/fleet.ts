@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { CountingProxy } from '../helpers/count-proxy.js';
 import { connectMqtt, historyOf, statusOf } from '../helpers/procs.js';
 import { percentile, procCpuMs, procStatusKiB, publishPuts, syncOf } from '../helpers/v2.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 import { Kid, RssSampler, startAedes, startDaemon, startDevices, startHub } from './fleet-procs.js';
 import { median } from './stats.js';
 
@@ -43,7 +43,6 @@ const BACKLOG = Number(process.env.HAMSYNC_BENCH_BACKLOG ?? 1_000_000);
 const BACKLOG_PER_PUT = 100;
 const BACKLOG_KEYS = 100_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const mibOf = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;

@@ -10,13 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { canonical, ManualClock, Replica } from '../../src/index.js';
+import { randomSeed, seedFromEnv } from '../helpers/seed.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
 import { batchFor, END_OF_TIME, int, KEYS, prng, T0 } from './workload.js';
 
 const ROUNDS = 6;
@@ -187,8 +186,8 @@ function checkSequence(dir: string): { history: number; deferred: number } {
 }
 
 test('acknowledged updates survive SIGKILL; live, history and deferred agree', { timeout: 60_000 }, async () => {
-  const seed = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : Math.floor(Math.random() * 2 ** 32);
-  const dir = mkdtempSync(join(tmpdir(), 'hamsync-crash-'));
+  const seed = seedFromEnv(randomSeed(), 'CRASH_SEED');
+  const dir = tempDir();
   try {
     const rand = prng(seed);
     const acked: Row[] = [];
@@ -236,6 +235,6 @@ test('acknowledged updates survive SIGKILL; live, history and deferred agree', {
     (err as Error).message = `[crash seed ${seed}; replay with CRASH_SEED=${seed}] ${(err as Error).message}`;
     throw err;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 });

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { createSource, GpsdSource } from '../../devices/index.js';
-import { Collector, recordingLogger, sleep, type LogEntry } from './helpers.js';
-import { freePort } from './gpsfake.js';
+import { Collector, recordingLogger, type LogEntry } from './helpers.js';
+import { sleep } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 
 /** A one-client TCP server that records what it is sent and sends what it is told. */
 class FakeGpsd {

@@ -18,7 +18,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createSource, GpsdSource, type Reading } from '../../devices/index.js';
 import { Collector, FIXTURES, recordingLogger, type Batch } from './helpers.js';
-import { freePort, GpsFake } from './gpsfake.js';
+import { freePort } from '../helpers/ports.js';
+import { GpsFake } from './gpsfake.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 
 /** gpsfake and gpsd: skipped with the reason when missing locally, a failure in CI (HAMSYNC_NO_SKIP=1). */

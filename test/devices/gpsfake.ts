@@ -6,22 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { FIXTURES, sleep } from './helpers.js';
-
-/** A TCP port nobody listens on right now (the OS picks it; we close it at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { sleep } from '../helpers/wait.js';
+import { FIXTURES } from './helpers.js';
 
 /** One gpsfake process replaying a capture from test/fixtures/gpsd/. */
 export class GpsFake {

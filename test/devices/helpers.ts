@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../src/log.js';
 import type { Reading } from '../../devices/index.js';
+import { until } from '../helpers/wait.js';
 
 /** test/fixtures/ in the source tree (these tests run from dist/test/devices/). */
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -34,19 +35,13 @@ export class Collector {
 
   /** Waits until `pred()` is true; fails with `what` and the batches so far after `timeoutMs`. */
   async until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > deadline) {
-        const tail = JSON.stringify(this.batches.slice(-5).map((b) => b.readings));
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${this.batches.length} batches, last ones: ${tail.slice(0, 1500)}`);
-      }
-      await sleep(20);
+    try {
+      await until(pred, { what, timeoutMs, intervalMs: 20 });
+    } catch (err) {
+      const tail = JSON.stringify(this.batches.slice(-5).map((b) => b.readings));
+      throw new Error(`${(err as Error).message}; ${this.batches.length} batches, last ones: ${tail.slice(0, 1500)}`, { cause: err });
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** One log call a RecordingLogger saw. */

@@ -1,12 +1,13 @@
 /** The linux-host source against fixture trees (test/fixtures/linux-host/) and temp trees. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createSource, LinuxHostSource, type Reading } from '../../devices/index.js';
 import { parseLoadavg, parseMeminfo, parseMillidegrees, parseUptime } from '../../devices/sources/procfs.js';
 import { Collector, FIXTURES, recordingLogger } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
 const PI = path.join(FIXTURES, 'linux-host/raspberry-pi');
 const NO_THERMAL = path.join(FIXTURES, 'linux-host/no-thermal');
@@ -28,8 +29,7 @@ function asMap(readings: Reading[]): Map<string, unknown> {
 }
 
 function tempTree(t: { after(fn: () => void): void }, files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hamsync-linux-host-'));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const root = tempDir(t);
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);
@@ -150,7 +150,7 @@ test('start emits a batch at once and then every interval; stop ends it', async 
   await c.until(() => c.batches.length >= 3, '3 batches');
   await s.stop();
   const n = c.batches.length;
-  await new Promise((r) => setTimeout(r, 150));
+  await sleep(150);
   assert.equal(c.batches.length, n, 'no batch after stop');
   assert.deepEqual(c.values('pi-1/thermal/cpu-thermal').slice(0, 3), [48.312, 48.312, 48.312]);
   await s.stop(); // idempotent

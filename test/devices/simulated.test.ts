@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSource, SimulatedSeries, SimulatedSource, type Reading } from '../../devices/index.js';
 import { Collector, recordingLogger } from './helpers.js';
+import { sleep } from '../helpers/wait.js';
 
 const series = (seed: number, channels = 0, prefix = 'dev'): SimulatedSeries => new SimulatedSeries({ prefix, intervalMs: 1000, seed, periodMs: 600_000, channels });
 
@@ -63,7 +64,7 @@ test('a short interval is respected: about one batch per interval, never two clo
   const c = new Collector();
   const started = Date.now();
   s.start(c.emit);
-  await new Promise((r) => setTimeout(r, 520));
+  await sleep(520);
   await s.stop();
   const elapsed = Date.now() - started;
   const n = c.batches.length;
@@ -83,7 +84,7 @@ test('a short interval is respected: about one batch per interval, never two clo
     take(new SimulatedSeries({ prefix: 'bench/sim-1', intervalMs: 50, seed: 1, periodMs: 600_000, channels: 0 }), n),
   );
   const m = c.batches.length;
-  await new Promise((r) => setTimeout(r, 120));
+  await sleep(120);
   assert.equal(c.batches.length, m, 'nothing after stop');
 });
 

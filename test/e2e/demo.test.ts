@@ -2,22 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { npmFreeEnv, withTimeout } from '../helpers/procs.js';
+import { npmFreeEnv, runCli, withTimeout } from '../helpers/procs.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 import { until } from '../helpers/wait.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
 test('hamsync demo runs on its own, narrates the tie, the deferral and the history, and exits 0 in under 30 s', async () => {
   const started = Date.now();
-  const child = spawn(process.execPath, [cli, 'demo', '--ahead', '3s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await new Promise<number | null>((r) => child.on('exit', r));
-  clearTimeout(killer);
+  const { code, stdout: out, stderr: err } = await runCli(['demo', '--ahead', '3s'], 30_000);
   const took = Date.now() - started;
   assert.equal(code, 0, `demo exited ${code}\n${out}\n${err}`);
   assert.ok(took < 30_000, `demo took ${took} ms`);

@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { canonical, ManualClock, Replica } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
-import { prng } from '../helpers/seed.js';
+import { prng, randomSeed, seedFromEnv } from '../helpers/seed.js';
+import { sleep } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MESSAGES = 3000;
@@ -36,7 +37,6 @@ const stateOf = (i: number): number => i + 1;
 const payloadOf = (i: number): string => JSON.stringify({ src: SOURCE, u: [{ k: keyOf(i), v: i, s: stateOf(i) }] });
 
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One run of `hamsync broker` as a child process. */
 class BrokerProcess {
@@ -183,7 +183,7 @@ async function publishAll(port: number, ledger: Ledger, deadline: number, progre
 }
 
 test('every PUBACKed put survives SIGKILL of the broker (child process, same port and data dir)', { timeout: 90_000 }, async (t) => {
-  const seed = process.env.KILL9_SEED ? Number(process.env.KILL9_SEED) : Math.floor(Math.random() * 2 ** 32);
+  const seed = seedFromEnv(randomSeed(), 'KILL9_SEED');
   const rand = prng(seed);
   const dataDir = tempDir(t);
   const started = Date.now();

@@ -6,7 +6,7 @@ import { startBroker } from '../../broker/server.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { daemonConfig } from '../../src/daemon/options.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 
 test('a daemon with the simulated and linux-host profiles feeds its telemetry through the broker into the hub', async (t) => {
@@ -29,7 +29,7 @@ test('a daemon with the simulated and linux-host profiles feeds its telemetry th
   // A clock 100,000 ppm (10%) fast is ahead of the wall clock by ~100 ms per second it ran.
   const drifty = await Daemon.start({ id: 'drift-1', broker: url, dataDir: join(dir, 'drift'), http: '127.0.0.1:0', clockDriftPpm: 100_000 });
   const wall0 = Date.now();
-  await new Promise((r) => setTimeout(r, 1000));
+  await sleep(1000);
   const ahead = drifty.replica.now() - Date.now();
   const ran = Date.now() - wall0;
   await drifty.stop();

@@ -537,11 +537,5 @@ export function probeTcp(host: string, port: number, timeoutMs = 2000): Promise<
   });
 }
 
-/** A TCP port that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+/** A TCP port that nothing listens on (bound, then released): ports.ts's freePort under the name these tests use. */
+export { freePort as closedPort } from './ports.js';

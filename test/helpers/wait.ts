@@ -1,4 +1,8 @@
-/** Bounded waiting for end-to-end tests: nothing here waits without a deadline. */
+/**
+ * Bounded waiting for tests, the one place for it: `sleep`, `until` (throws on timeout, naming
+ * what it waited for) and `poll` (resolves false on timeout, for a test that asserts itself).
+ * Nothing here waits without a deadline.
+ */
 
 export interface UntilOptions {
   /** Give up after this many ms. Default 10000. */
@@ -55,5 +59,15 @@ export async function until<T>(fn: () => T | Promise<T>, options: UntilOptions =
       throw new Error(`timed out after ${Date.now() - started} ms (${attempts} attempts) waiting for ${what}; ${last}`, { cause: lastError });
     }
     await sleep(Math.min(intervalMs, left));
+  }
+}
+
+/** `until`, but resolves true when `fn` holds and false on timeout, instead of throwing. */
+export async function poll(fn: () => boolean | Promise<boolean>, options: UntilOptions = {}): Promise<boolean> {
+  try {
+    await until(fn, options);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ManualClock, Replica, canonical, type ChangeEvent, type Entry, type Json, type Update } from '../../src/index.js';
+import { seedFromEnv } from '../helpers/seed.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { poll } from '../helpers/wait.js';
 
-const SEED = process.env.HAMSYNC_SEED !== undefined ? Number(process.env.HAMSYNC_SEED) : 20261125;
+const SEED = seedFromEnv(20261125);
 const RUNS = process.env.HAMSYNC_RUNS !== undefined ? Number(process.env.HAMSYNC_RUNS) : 150;
 const RACE_RUNS = Math.max(1, Math.round(RUNS * 0.3));
 /** How long to wait, after the final clock advance, for deferred updates to be promoted. */
@@ -129,16 +131,6 @@ function expectedLive(updates: readonly Update[]): Entry[] {
     .map(([key, b]) => ({ key, value: JSON.parse(b.text) as Json, state: b.state, source: b.source }));
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function pollUntil(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await sleep(3);
-  }
-  return true;
-}
 
 /** A replica kept open across runs; each run uses its own key namespace and a later clock base. */
 interface Pooled {
@@ -244,9 +236,9 @@ async function runScenario(pool: Pooled[], raw: Update[], plans: Plan[], settleB
         // Finally the clock passes the largest state; wait for the deferred queue to drain.
         await Promise.all(sim.pending.splice(0));
         sim.clock.set(Math.max(sim.clock.now(), maxState + 1));
-        await pollUntil(
+        await poll(
           () => !sim.r.deferred().some((d) => d.key.startsWith(prefix)) && liveEquals([...sim.r.live(prefix)], expected),
-          PROMOTION_WAIT_MS,
+          { timeoutMs: PROMOTION_WAIT_MS, intervalMs: 3 },
         );
         // A later commit: once it is visible, every earlier commit's change events have been emitted.
         await sim.r.receive([{ key: 'probe/commit', state: sim.clock.now(), value: run, source: 'probe' }]).committed;

@@ -18,12 +18,12 @@ import { Replica } from '../../src/sync/replica.js';
 import { dump } from '../helpers/dump.js';
 import { tempDir } from '../helpers/tmp.js';
 import { prng } from '../helpers/seed.js';
+import { sleep } from '../helpers/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function openReplica(t: TestContext, clock: ManualClock, dir = tempDir(t), limits?: Partial<Limits>): Promise<Replica> {
   const r = await Replica.open({ dataDir: dir, clock, ...(limits ? { limits } : {}) });

@@ -1,31 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { ManualClock, Replica } from '../../src/index.js';
+import { Proc, withTimeout } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { poll } from '../helpers/wait.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function run(args: string[], opts: { killAfterMs?: number } = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const hard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    if (opts.killAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), opts.killAfterMs);
-    child.on('exit', (code) => {
-      clearTimeout(hard);
-      resolve({ code, out, err });
-    });
-  });
+/** `hamsync ...args` to its exit (at most 20 s); with `killAfterMs`, interrupted (SIGINT) then. */
+async function run(args: string[], opts: { killAfterMs?: number } = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const p = new Proc(`hamsync ${args[0] ?? ''}`, args);
+  const interrupt = opts.killAfterMs === undefined ? undefined : setTimeout(() => p.child.kill('SIGINT'), opts.killAfterMs);
+  try {
+    const { code } = await withTimeout(p.exited, 20_000, `hamsync ${args.join(' ')}`);
+    return { code, out: p.stdout, err: p.stderr };
+  } finally {
+    clearTimeout(interrupt);
+    await p.kill();
+  }
 }
 
 const T0 = Date.parse('2026-11-25T14:00:00Z');
@@ -90,7 +85,7 @@ test('hamsync replay --to mqtt://: a plain subscriber receives every row on the 
   await sub.subscribeAsync('hamsync/default/replay/#', { qos: 1 });
   const r = await run(['replay', '--data-dir', dir, '--to', `mqtt://127.0.0.1:${port}`, '--speed', 'max', '--session', 'pass1', '--quiet']);
   assert.equal(r.code, 0, r.err);
-  for (let i = 0; i < 100 && got.length < 60; i++) await new Promise((res) => setTimeout(res, 20));
+  await poll(() => got.length >= 60, { timeoutMs: 2000, intervalMs: 20 });
   assert.equal(got.length, 60);
   assert.equal(got[0]?.topic, 'hamsync/default/replay/pass1/sat-0/temp');
   assert.deepEqual(got[1]?.body.s, T0 + 60_000);

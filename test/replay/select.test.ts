@@ -9,13 +9,15 @@ import { csvLine, csvValue, ndjsonLine } from '../../src/replay/format.js';
 import { pacer } from '../../src/replay/pace.js';
 import { fakeTimer } from '../helpers/fake-timer.js';
 import { select, type Selection } from '../../src/replay/select.js';
+import { seedFromEnv } from '../helpers/seed.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
-const SEED = Number(process.env.HAMSYNC_SEED ?? 424242);
+const SEED = seedFromEnv(424242);
 
 async function settle(replica: Replica): Promise<void> {
   await replica.flushed();
-  await new Promise((r) => setTimeout(r, 30));
+  await sleep(30);
   await replica.flushed();
 }
 

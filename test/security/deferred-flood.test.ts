@@ -13,7 +13,7 @@ import type { AedesPublishPacket, Client } from 'aedes';
 import { startBroker } from '../../broker/server.js';
 import { encodePut } from '../../src/wire/codec.js';
 import { Harness } from '../helpers/procs.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const HOUR = 3_600_000;
 
@@ -116,7 +116,7 @@ test('a device flooding 100,000 future updates hits its cap; another device keep
   const during: number[] = [];
   while (flooding || during.length < 100) {
     during.push(await calmPut());
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
   await flood;
   const floodMs = Date.now() - t0;

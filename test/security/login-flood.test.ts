@@ -15,7 +15,7 @@ import { startBroker } from '../../broker/server.js';
 import { hashPassword, saveUsers } from '../../src/auth/users.js';
 import { loginPacket } from '../helpers/mqtt-bytes.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 function p99(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -63,7 +63,7 @@ test('200 bad CONNECTs at once do not stall another device\'s puts', { timeout: 
       const p0 = performance.now();
       await fs.promises.stat(dir);
       pool.push(performance.now() - p0);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   })();
   for (let i = 0; i < 100 || (refused() - refused0 < 200 && i < 5000); i++) during.push(await put(1000 + i));

@@ -29,6 +29,7 @@ import { Replica } from '../../src/sync/replica.js';
 import { decodePut, decodeState, decodeSyncResponse, encodePut, encodeState, encodeSyncResponse } from '../../src/wire/codec.js';
 import { expectHamsyncError } from '../helpers/errors.js';
 import { tempDir } from '../helpers/tmp.js';
+import { poll } from '../helpers/wait.js';
 
 const KEY = generateSigningKey();
 const OTHER = generateSigningKey();
@@ -94,7 +95,7 @@ test('replica: signatures are stored with live, history, deferred and quarantine
     replica.on('change', (c) => changes.push({ key: c.key, sig: c.sig }));
     clock.advance(2000);
     await replica.flushed();
-    for (let i = 0; i < 100 && changes.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    await poll(() => changes.length > 0, { timeoutMs: 2000, intervalMs: 20 });
     assert.equal(replica.get('b')?.sig, later.sig);
     assert.deepEqual(changes, [{ key: 'b', sig: later.sig }]);
 

@@ -16,6 +16,7 @@ import { DEFAULT_QUEUE_LIMITS } from '../../src/sync/queue-limits.js';
 import { expectHamsyncError } from '../helpers/errors.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const T0 = 1_000_000;
 const DAY = 86_400_000;
@@ -72,7 +73,7 @@ async function assertExact(r: Replica, label: string): Promise<void> {
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }
-    await new Promise((res) => setTimeout(res, 5));
+    await sleep(5);
   }
 }
 
@@ -139,13 +140,13 @@ describe('the horizon', () => {
     // A resend is recognised as the same update: no second row.
     assert.deepEqual(r.receive([upd('k', T0 + 2000, 'from the future')]).results, [{ decision: 'quarantine', duplicate: true }]);
     clock.advance(10_000);
-    await new Promise((res) => setTimeout(res, 20));
+    await sleep(20);
     assert.equal(r.get('k')?.value, 'now');
     await r.close();
     r = await Replica.open({ dataDir: dir, clock, maxFutureMs: 1000 });
     t.after(() => r.close());
     clock.advance(10_000);
-    await new Promise((res) => setTimeout(res, 20));
+    await sleep(20);
     assert.equal(r.get('k')?.value, 'now', 'still the old value');
     assert.deepEqual(
       r.quarantined().map((e) => e.value),
@@ -184,7 +185,7 @@ describe('caps', () => {
     await r.receive([upd('o/1', T0 + 10, 1, 'dev2'), upd('o/2', T0 + 10, 2, 'dev2'), upd('o/3', T0 + 10, 3, 'dev2')]).durable;
     // The queue drains as the clock moves: room again.
     clock.advance(15);
-    await waitFor(() => r.queues().sources.dev1?.deferred === 2, 'd/1 promoted');
+    await until(() => r.queues().sources.dev1?.deferred === 2, { what: 'd/1 promoted', intervalMs: 5 });
     r.receive([upd('d/4', T0 + 40, 4)]);
     await assertExact(r, 'after promotion');
     assert.equal(r.queues().sources.dev1?.deferred, 3);
@@ -300,7 +301,7 @@ describe('release and drop', () => {
     );
     await assertExact(r, 'after release');
     clock.advance(3000);
-    await waitFor(() => r.get('pi-7/gps/lon')?.value === 2, 'the released, deferred update applies when due');
+    await until(() => r.get('pi-7/gps/lon')?.value === 2, { what: 'the released, deferred update applies when due', intervalMs: 5 });
     await assertExact(r, 'after promotion');
     assert.deepEqual(
       r.quarantineLogEntries().map((e) => [e.action, e.key, e.at]),
@@ -423,7 +424,7 @@ describe('exact counts under a random workload', () => {
           r = await Replica.open(options);
         }
         if (step % 10 === 0) {
-          await new Promise((res) => setTimeout(res, 5));
+          await sleep(5);
           await assertExact(r, `seed ${seed}, step ${step}`);
         }
         const s = r.queues().sources;
@@ -431,7 +432,7 @@ describe('exact counts under a random workload', () => {
           assert.ok(q.deferred <= 30 && q.deferredBytes <= 600 && q.quarantined <= 10, `seed ${seed}: ${src} within its caps: ${JSON.stringify(q)}`);
         }
       }
-      await new Promise((res) => setTimeout(res, 5));
+      await sleep(5);
       await assertExact(r, `seed ${seed}, end`);
       assert.ok(Object.keys(refused).length > 0, `seed ${seed}: the workload reached a cap at least once`);
     } catch (err) {
@@ -442,11 +443,3 @@ describe('exact counts under a random workload', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for: ${what}`);
-    await new Promise((res) => setTimeout(res, 5));
-  }
-}

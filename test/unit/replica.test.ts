@@ -28,11 +28,6 @@ function upd(key: string, state: number, value: Json, source = 'dev1'): Update {
   return { key, state, value, source };
 }
 
-/** Polls `cond` every 5 ms until it holds; fails the test after `ms` (default 2 s). */
-async function waitFor(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  await until(cond, { what, timeoutMs: ms, intervalMs: 5 });
-}
-
 /** Compact view of history rows: [state, value, source, outcome, deferred]. */
 function rows(r: Replica, key: string): [number, Json, string, string, boolean][] {
   return r.history(key).map((h: HistoryEntry) => [h.state, h.value, h.source, h.outcome, h.deferred]);
@@ -404,7 +399,7 @@ describe('exact duplicates add no history row', () => {
     await c.committed;
     assert.equal(r.deferred().length, 1);
     clock.set(500);
-    await waitFor(() => changes.length > 0, 'the deferred update is promoted');
+    await until(() => changes.length > 0, { what: 'the deferred update is promoted', intervalMs: 5 });
     assert.deepEqual(rows(r, 'k'), [[500, 'future', 'dev1', 'applied', true]]);
     assert.deepEqual(r.deferred(), []);
   });
@@ -414,7 +409,7 @@ describe('exact duplicates add no history row', () => {
     const { r, changes } = await openReplica(t, clock);
     await r.receive([upd('k', 500, 'future')]).committed;
     clock.set(600);
-    await waitFor(() => changes.length === 1, 'promotion');
+    await until(() => changes.length === 1, { what: 'promotion', intervalMs: 5 });
     const rc = r.receive([upd('k', 500, 'future')]);
     assert.deepEqual(rc.results, [{ decision: 'same', duplicate: true }]);
     await rc.committed;
@@ -432,7 +427,7 @@ describe('exact duplicates add no history row', () => {
     assert.deepEqual(direct.results, [{ decision: 'apply', duplicate: false }]);
     await direct.committed;
     clock.release();
-    await waitFor(() => r.deferred().length === 0, 'the deferred row is resolved');
+    await until(() => r.deferred().length === 0, { what: 'the deferred row is resolved', intervalMs: 5 });
     await r.idle(); // and anything that promotion set off
     assert.deepEqual(rows(r, 'k'), [[500, 'future', 'dev1', 'applied', false]], 'one row: the promoted copy is a duplicate');
     assert.equal(changes.length, 1);
@@ -458,7 +453,7 @@ describe('deferred updates', () => {
     assert.equal(changes.length, 1);
 
     clock.set(1200);
-    await waitFor(() => r.get('other') !== undefined && changes.length === 2, 'promotion of "other"');
+    await until(() => r.get('other') !== undefined && changes.length === 2, { what: 'promotion of "other"', intervalMs: 5 });
     assert.deepEqual(r.get('k')?.value, 'now', 'k is not due yet');
     clock.set(1499); // a ManualClock runs due timers now: a promotion would be running
     await r.idle();
@@ -470,7 +465,7 @@ describe('deferred updates', () => {
     const at: number[] = [];
     r.on('change', () => at.push(clock.now()));
     clock.set(1500);
-    await waitFor(() => events.length === 1, 'promotion of "k"');
+    await until(() => events.length === 1, { what: 'promotion of "k"', intervalMs: 5 });
     assert.deepEqual(ev(events[0]), { key: 'k', value: 'future', state: 1500, source: 'dev2', deferred: true });
     assert.ok((at[0] ?? -Infinity) >= 1500);
     assert.deepEqual(r.get('k'), { key: 'k', value: 'future', state: 1500, source: 'dev2' });
@@ -484,7 +479,7 @@ describe('deferred updates', () => {
     const { r, changes } = await openReplica(t, clock);
     await r.receive([upd('k', 30, 'c'), upd('k', 10, 'a'), upd('k', 20, 'b'), upd('j', 15, 'j')]).committed;
     clock.set(100);
-    await waitFor(() => r.deferred().length === 0 && changes.length === 2, 'promotion');
+    await until(() => r.deferred().length === 0 && changes.length === 2, { what: 'promotion', intervalMs: 5 });
     assert.deepEqual(rows(r, 'k'), [
       [10, 'a', 'dev1', 'applied', true],
       [20, 'b', 'dev1', 'applied', true],
@@ -517,7 +512,7 @@ describe('deferred updates', () => {
       const changes: ChangeEvent[] = [];
       r.on('change', (c) => changes.push(c));
       clock.set(9000);
-      await waitFor(() => changes.length === 1, 'promotion of "later" after reopen');
+      await until(() => changes.length === 1, { what: 'promotion of "later" after reopen', intervalMs: 5 });
       assert.deepEqual(ev(changes[0]), { key: 'later', value: 'much later', state: 9000, source: 'dev1', deferred: true });
       assert.deepEqual(r.deferred(), []);
     } finally {
@@ -534,7 +529,7 @@ describe('deferred updates', () => {
     assert.deepEqual(direct.results.map((x) => x.decision), ['apply', 'apply']);
     await direct.committed;
     clock.release();
-    await waitFor(() => r.deferred().length === 0, 'the deferred rows are resolved');
+    await until(() => r.deferred().length === 0, { what: 'the deferred rows are resolved', intervalMs: 5 });
     await r.idle(); // and anything that promotion set off
     assert.deepEqual(r.get('k'), { key: 'k', value: 'newer', state: 600, source: 'dev1' });
     assert.deepEqual(rows(r, 'k'), [
@@ -560,7 +555,7 @@ describe('deferred updates', () => {
     await rc.committed;
     assert.equal(r.deferred().length, n);
     clock.set(200);
-    await waitFor(() => r.deferred().length === 0 && changes.length === n, `${n} promotions`, 10_000);
+    await until(() => r.deferred().length === 0 && changes.length === n, { what: `${n} promotions`, timeoutMs: 10_000, intervalMs: 5 });
     assert.ok(changes.every((c) => c.deferred));
     assert.equal([...r.live('dev/')].length, n);
     for (const i of [0, 999, 1000, 1001, 2499]) {
@@ -577,7 +572,7 @@ describe('deferred updates', () => {
     for (let i = 0; i < 100; i++) batch.push(upd(`k${i}`, 10 + (i % 5), i));
     await r.receive(batch).committed;
     clock.set(50);
-    await waitFor(() => r.deferred().length === 0 && changes.length === 100, '100 promotions');
+    await until(() => r.deferred().length === 0 && changes.length === 100, { what: '100 promotions', intervalMs: 5 });
   });
 
   // Regression: DeferredTimer reads committed rows only. If the clock reached a deferred state
@@ -590,7 +585,7 @@ describe('deferred updates', () => {
     assert.deepEqual(rc.results, [{ decision: 'defer', duplicate: false }]);
     clock.set(100); // the deferral is not committed yet
     await rc.committed;
-    await waitFor(() => changes.length === 1, 'promotion of an update deferred just before its state was reached');
+    await until(() => changes.length === 1, { what: 'promotion of an update deferred just before its state was reached', intervalMs: 5 });
     assert.deepEqual(r.get('k')?.value, 'future');
     assert.deepEqual(r.deferred(), []);
   });
@@ -606,7 +601,7 @@ describe('deferred updates', () => {
       const key = `near/${i}`;
       await r.receive([upd(key, r.now() + 0.2 + (i % 5) * 0.2, i)]).committed;
       // get() also sees the uncommitted promotion; the deferred queue shows what is committed.
-      await waitFor(() => r.get(key) !== undefined && r.deferred().length === 0, `${key} (under 1.1 ms in the future) promoted on its own`, 1500);
+      await until(() => r.get(key) !== undefined && r.deferred().length === 0, { what: `${key} (under 1.1 ms in the future) promoted on its own`, timeoutMs: 1500, intervalMs: 5 });
     }
     assert.equal([...r.live('near/')].length, 25);
   });
@@ -624,11 +619,11 @@ describe('deferred updates', () => {
       rc = r.receive([upd('b', 200, 'b')]);
     });
     clock.set(100);
-    await waitFor(() => rc !== undefined, 'promotion of "a"');
+    await until(() => rc !== undefined, { what: 'promotion of "a"', intervalMs: 5 });
     await rc?.committed;
     assert.deepEqual(r.deferred().map((d) => d.key), ['b', 'c']);
     clock.set(200);
-    await waitFor(() => changes.some((c) => c.key === 'b'), '"b" promoted when the clock reaches 200 (not only at 300)');
+    await until(() => changes.some((c) => c.key === 'b'), { what: '"b" promoted when the clock reaches 200 (not only at 300)', intervalMs: 5 });
     assert.deepEqual(r.deferred().map((d) => d.key), ['c']);
   });
 });

@@ -1,0 +1,16 @@
+import net from 'node:net';
+
+/**
+ * A TCP port on 127.0.0.1 that nobody listened on a moment ago (the OS picks it, we close it at
+ * once): for a program that must be given a port number, or for a connection that must fail.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
