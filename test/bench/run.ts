@@ -11,7 +11,7 @@
  */
 import { benchResolver } from './resolver-section.js';
 import { benchIngest } from './ingest-section.js';
-import { benchBroker } from './broker.js';
+import { benchBroker } from './broker-section.js';
 import { benchReplay } from './replay.js';
 import { benchFleet } from './fleet.js';
 import { benchProtocol, PROTOCOL_SECTION } from './protocol.js';
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   // (d) MQTT: the hub vs plain Aedes (brokers in child processes), and put -> state latency.
   if (want.has('mqtt')) {
-    for (const r of await benchBroker()) {
+    for (const r of await benchBroker(notes)) {
       const value = r.unit === 'x' ? r.value.toFixed(2) : r.unit === 'ms' ? r.value.toFixed(2) : fmt(r.value);
       rows.push({ section: 'mqtt: hub vs plain Aedes', what: r.name, rate: `${value} ${r.unit}`, vs: r.note ?? '' });
     }
