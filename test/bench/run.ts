@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: resolver decisions/s (hamsync vs GUN's HAM), replica ingest updates/s
- * (vs raw lmdb-js puts of the same records), the MQTT hub vs plain Aedes (throughput, latency),
+ * (vs a raw lmdb-js loop writing the same rows), the MQTT hub vs plain Aedes (throughput, latency),
  * replay vs a raw range scan, the sync v2 fleet (1,000 devices, 20 followers, a backlog catch-up;
  * fleet.ts), v2 against a protocol v1 build in the same run (protocol.ts; needs HAMSYNC_BENCH_V1),
  * and peak RSS, printed as one table. HAMSYNC_BENCH_ONLY=<section>[,<section>…] runs only those
