@@ -5,7 +5,7 @@
  * the median and the spread (min–max).
  */
 import { assertSameRows, planRows, putsPerUpdate } from './ingest-rows.js';
-import { COMMITS_IN_FLIGHT, makeRecords, rawRun, replicaRun, RX, UPDATES_PER_COMMIT_WAIT, type Run } from './ingest.js';
+import { COMMITS_IN_FLIGHT, makeRecords, rawRun, replicaRun, RX, UPDATES_PER_COMMIT_WAIT, type Rec, type Run } from './ingest.js';
 import { benchRuns, median, minMax, type SectionRow } from './stats.js';
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -13,7 +13,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const x2 = (n: number): string => n.toFixed(2);
 
 /** Raw and replica on the same records, alternating; checks the rows are the same after each pair. */
-async function pairs(label: string, records: Parameters<typeof replicaRun>[0], batch: number, strict: boolean, runs: number) {
+async function pairs(label: string, records: Rec[], batch: number, strict: boolean, runs: number) {
   const plan = planRows(records, batch, RX);
   const raw: number[] = [];
   const replica: number[] = [];
