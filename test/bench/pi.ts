@@ -27,6 +27,9 @@ const IDLE_MS = 5000;
 const PUTS = 1000;
 const TICK_MS = 10; // /proc/<pid>/stat counts CPU in clock ticks (USER_HZ = 100 on Linux)
 
+/** The section's title in `npm run bench`'s table. */
+export const PI_SECTION = 'pi: the daemon on a Raspberry Pi budget (median (min–max) of alternating runs)';
+
 export interface PiRow {
   what: string;
   rate: string;
