@@ -3,7 +3,8 @@
  * updates (HAMSYNC_BENCH_PI_N, default 1,000,000; pi-dir.ts), against the same daemon on an
  * empty data dir and a bare `node -e` HTTP server (the floor), runs alternating, 3 of each
  * (HAMSYNC_BENCH_PI_RUNS). Each run reports:
- *   ready     spawn -> the daemon's /readyz answering 200 (the floor: its first HTTP answer);
+ *   ready     spawn -> the daemon's /readyz answering 200 (the floor: its first HTTP answer), and
+ *             the CPU time the child had used by then (steadier than wall time on a busy machine);
  *   idle RSS  VmRSS and RssAnon of /proc/<pid>/status after 5 s idle.
  * And, on the N-update daemon, the cost of a device writing one update per request
  * (POST /v1/put, each durable): the daemon's CPU time per put, from /proc/<pid>/stat.
@@ -38,6 +39,8 @@ export interface PiRow {
 
 export interface Run {
   readyMs: number;
+  /** CPU time (user + system) the child had used when ready: less noisy than readyMs on a busy machine. */
+  readyCpuMs: number;
   rssKb: number;
   anonKb: number;
   cpuMsPerPut?: number;
@@ -120,8 +123,9 @@ export async function measure(args: string[], readyPath: string, puts: number): 
     const port = await listeningPort(child);
     while ((await get(port, readyPath)) !== 200) await new Promise((r) => setTimeout(r, 2));
     const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const readyCpuMs = cpuTicks(child.pid as number) * TICK_MS;
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    const run: Run = { readyMs, ...procStatus(child.pid as number) };
+    const run: Run = { readyMs, readyCpuMs, ...procStatus(child.pid as number) };
     if (puts > 0) {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       const ticks = cpuTicks(child.pid as number);
@@ -168,7 +172,8 @@ export async function benchPi(): Promise<{ rows: PiRow[]; notes: string[] }> {
     const fullN = `daemon, ${n.toLocaleString('en-US')} stored updates`;
     for (const [label, rs, aim] of [['bare node HTTP server (floor)', results.floor, ''], ['daemon, empty data dir', results.empty, ''], [fullN, results.full, 'aim <= 60 MiB, <= 500 ms']] as const) {
       rows.push({ what: `${label}: idle RSS after 5 s`, rate: fmt(rs.map((r) => r.rssKb), mb), vs: `RssAnon ${fmt(rs.map((r) => r.anonKb), mb)}${aim ? `; ${aim.split(',')[0] as string}` : ''}` });
-      rows.push({ what: `${label}: spawn -> ready`, rate: fmt(rs.map((r) => r.readyMs), ms), vs: aim ? (aim.split(', ')[1] as string) : '' });
+      const cpu = `CPU used by then ${fmt(rs.map((r) => r.readyCpuMs), ms)}`;
+      rows.push({ what: `${label}: spawn -> ready`, rate: fmt(rs.map((r) => r.readyMs), ms), vs: aim ? `${cpu}; ${aim.split(', ')[1] as string}` : cpu });
     }
     const put = results.full;
     rows.push({ what: `${fullN}: ${PUTS} POST /v1/put, one update each, durable`, rate: `${fmt(put.map((r) => r.putsPerSecond ?? NaN), (x) => x.toFixed(0))} puts/s`, vs: `daemon CPU ${fmt(put.map((r) => r.cpuMsPerPut ?? NaN), (x) => `${x.toFixed(2)} ms`)}/put` });
