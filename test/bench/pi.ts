@@ -11,7 +11,7 @@
  *
  * The daemon gets the node flags of systemd/hamsync.service's NODE_OPTIONS (what ships), or
  * HAMSYNC_BENCH_PI_NODE_FLAGS when set (space-separated; "none" for none) to try others.
- * The broker is an in-process Aedes on port 0.
+ * The floor runs with the same flags. The broker is an in-process Aedes on port 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
