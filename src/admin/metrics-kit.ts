@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../counters.js';
 import type { Route } from './http-kit.js';
+import { lazyMetricsRoute } from './lazy-metrics.js';
 
 /**
  * Prometheus metrics for the admin APIs (docs/metrics.md). Each server has its own Registry
@@ -17,15 +18,7 @@ export function newRegistry(): Registry {
 
 /** GET /metrics: the registry in the Prometheus text format (0.0.4). */
 export function metricsRoute(registry: Registry): Route {
-  return {
-    method: 'GET',
-    path: '/metrics',
-    handle: async ({ res }) => {
-      const text = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    },
-  };
+  return lazyMetricsRoute(() => Promise.resolve(registry));
 }
 
 /**

@@ -4,8 +4,7 @@ import { keyRoutes } from '../admin/key-routes.js';
 import { send, serveJson, type Route, type ServeOptions } from '../admin/http-kit.js';
 import { HamsyncError } from '../errors.js';
 import { check, Health } from '../admin/health.js';
-import { metricsRoute } from '../admin/metrics-kit.js';
-import { daemonMetrics } from './metrics.js';
+import { lazyMetricsRoute } from '../admin/lazy-metrics.js';
 import type { Json } from '../ham/lexical.js';
 import type { Logger } from '../log.js';
 import type { DaemonApi as Daemon, LocalPut } from './api.js';
@@ -39,7 +38,8 @@ export async function startHttpApi(addr: { host: string; port: number }, daemon:
     { method: 'GET', path: '/v1/status', handle: ({ res }) => send(res, 200, need().status()) },
     ...keyRoutes(() => need().replica),
     ...queueRoutes(() => need().replica, log),
-    metricsRoute(daemonMetrics(daemon)),
+    // prom-client loads on the first scrape (an unscraped Pi daemon stays smaller).
+    lazyMetricsRoute(async () => (await import('./metrics.js')).daemonMetrics(daemon)),
   ];
   const health = new Health(async () => {
     const d = daemon();

@@ -1,4 +1,4 @@
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Context } from '../context.js';
 import { isHamsyncError } from '../errors.js';
 import { checkBatch } from '../model/update.js';
@@ -6,7 +6,7 @@ import type { Replica } from '../sync/replica.js';
 import { decodePut, decodeState, encodePresence, type DecodedUpdate } from '../wire/codec.js';
 import { matchKey, parseTopic, topics } from '../wire/topics.js';
 import type { DaemonConfig } from './options.js';
-import { readFileOrFail } from '../util/read-file.js';
+import { linkOptions } from './link-options.js';
 import { Reconnector, type LinkStatus } from './reconnect.js';
 import type { Verifier } from './verifier.js';
 import { FeedFollower, type FeedStatus } from './feed-follower.js';
@@ -41,21 +41,7 @@ export class Link {
     events: LinkEvents,
   ) {
     const { id, ns } = config;
-    const options: IClientOptions = {
-      clientId: `hamsync-${id}`,
-      clean: false,
-      // Reconnects are the Reconnector's (mqtt.js would never retry a refused CONNACK).
-      reconnectPeriod: 0,
-      connectTimeout: 10_000,
-      keepalive: 30,
-      will: { topic: topics.presence(ns, id), payload: Buffer.from(encodePresence(false)), qos: 1, retain: true },
-    };
-    if (config.ca) options.ca = readFileOrFail(config.ca, 'ca file');
-    if (config.cert) options.cert = readFileOrFail(config.cert, 'cert file');
-    if (config.key) options.key = readFileOrFail(config.key, 'key file');
-    if (config.username !== undefined) options.username = config.username;
-    if (config.password !== undefined) options.password = config.password;
-    this.client = mqtt.connect(config.broker, options);
+    this.client = mqtt.connect(config.broker, linkOptions(config));
     this.reconnector = new Reconnector(ctx, this.client, config.reconnect);
     this.follower = new FeedFollower(ctx, config, replica, this.client, verifier, events.hubTime);
     this.modes = new SyncModes(ctx, config, replica.cursors().last() !== undefined, this.client, (hub) => this.follower.request(hub));

@@ -56,6 +56,8 @@ export async function mqttSink(url: string, ns: string, session: string, options
       clientId: `hamsync-replay-${session}`,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
+      // No cache of 65,536 number Buffers (~6 MB): see src/daemon/link-options.ts.
+      writeCache: false,
       ...(options.ca ? { ca: options.ca } : {}),
       ...(options.username !== undefined ? { username: options.username, clientId: `hamsync-${options.username}.replay-${session}` } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { checkConfigFile } from '../../src/config/load.js';
 import { BROKER_KEYS, DAEMON_KEYS } from '../../src/config/schema.js';
 import { skipUnlessTools } from '../helpers/tools.js';
+import { unitNodeFlags } from '../bench/pi.js';
 
 const dir = fileURLToPath(new URL('../../../systemd/', import.meta.url));
 const units = ['hamsync.service', 'hamsync-broker.service'];
@@ -38,6 +39,18 @@ test('the offline security analysis rates both units "OK" (exposure below 4.0)',
     assert.ok(Number(m[1]) < 4, `${unit} exposure ${m[1]}`);
     assert.ok(m[2] === 'OK' || m[2] === 'SAFE', `${unit} rated ${m[2]}`);
   }
+});
+
+test("the daemon's unit runs node with the Pi budget's flags (docs/operations.md), the ones the bench's pi section measures", () => {
+  const text = readFileSync(dir + 'hamsync.service', 'utf8');
+  assert.deepEqual(unitNodeFlags(text), ['--max-semi-space-size=1', '--jitless']);
+  // systemd lets the EnvironmentFile's NODE_OPTIONS (if any) win: an operator's override.
+  assert.match(text, /^EnvironmentFile=-\/etc\/default\/hamsync$/m);
+  // Only flags node accepts in NODE_OPTIONS (--lite-mode is not one): the unit would not start otherwise.
+  const r = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: unitNodeFlags(text).join(' ') }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // The broker keeps the JIT and V8's default young generation: it is the fleet's hot path.
+  assert.deepEqual(unitNodeFlags(readFileSync(dir + 'hamsync-broker.service', 'utf8')), []);
 });
 
 test('the example config files pass hamsync config check', () => {
