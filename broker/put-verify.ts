@@ -4,6 +4,7 @@ import { isHamsyncError } from '../src/errors.js';
 import type { CheckedUpdate } from '../src/model/update.js';
 import type { Keyring } from '../src/sign/keyring.js';
 import { checkSignaturesAsync, type SignatureTally } from '../src/sign/policy.js';
+import type { VerifyPool } from '../src/sign/verify-pool.js';
 import type { PutCommit } from './put-commit.js';
 import type { Ack, Refusals } from './refusals.js';
 
@@ -31,15 +32,18 @@ export class PutVerify {
 
   private keyring: Keyring;
   private readonly requireSigned: boolean;
+  /** The worker pool (the process's own unless given: tests substitute one). */
+  private readonly pool: VerifyPool | undefined;
 
   constructor(
     private readonly ctx: Context,
-    signatures: { keyring: Keyring; requireSigned: boolean },
+    signatures: { keyring: Keyring; requireSigned: boolean; pool?: VerifyPool },
     private readonly refusals: Refusals,
     private readonly commit: PutCommit,
   ) {
     this.keyring = signatures.keyring;
     this.requireSigned = signatures.requireSigned;
+    this.pool = signatures.pool;
   }
 
   /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
@@ -65,7 +69,7 @@ export class PutVerify {
       v.verdict = { verified: 0, unchecked: checked.length };
       return;
     }
-    checkSignaturesAsync(checked, this.keyring, { requireSigned: this.requireSigned }).then(
+    checkSignaturesAsync(checked, this.keyring, { requireSigned: this.requireSigned }, this.pool).then(
       (tally) => this.settle(client, v, tally),
       (err: Error) => this.settle(client, v, err),
     );
