@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HamsyncError } from '../errors.js';
 import { packItems, type PackItem } from './verify-pack.js';
-import type { VerifyAnswer } from './verify-worker.js';
+import type { VerifyAnswer } from './verify-job.js';
 
 /** One signature to check: the signer's base64url public key, the signed bytes (src/sign/message.ts), the raw 64-byte signature. */
 export type VerifyItem = PackItem;
@@ -34,6 +34,8 @@ export interface VerifyPoolOptions {
   maxQueued?: number;
   /** The worker script (tests substitute one). Default verify-worker.js. */
   worker?: URL;
+  /** The `workerData` the script is started with. */
+  workerData?: unknown;
 }
 
 /** Most items in one worker message. */
@@ -71,6 +73,7 @@ export class VerifyPool {
   readonly size: number;
   readonly maxQueued: number;
   private readonly script: URL;
+  private readonly workerData: unknown;
   private readonly slots: Slot[] = [];
   /** Calls with items not yet sent, in arrival order. */
   private readonly waiting: Call[] = [];
@@ -78,6 +81,7 @@ export class VerifyPool {
   private busyItems = 0;
   private scheduled = false;
   private nextId = 0;
+  private sentMessages = 0;
 
   /** `options` may be just the size (workers). */
   constructor(options: number | VerifyPoolOptions = {}) {
@@ -85,11 +89,17 @@ export class VerifyPool {
     this.size = Math.max(1, o.size ?? availableParallelism());
     this.maxQueued = Math.max(1, o.maxQueued ?? DEFAULT_MAX_QUEUED);
     this.script = o.worker ?? new URL('./verify-worker.js', import.meta.url);
+    this.workerData = o.workerData;
   }
 
   /** Items waiting or being verified. */
   get queued(): number {
     return this.waitingItems + this.busyItems;
+  }
+
+  /** Messages sent to workers so far (each carries one or more calls' items). */
+  get messagesSent(): number {
+    return this.sentMessages;
   }
 
   /** Worker threads running. */
@@ -170,6 +180,7 @@ export class VerifyPool {
     const job = packItems(id, items);
     if (slot.jobs.size === 0) slot.worker.ref();
     slot.jobs.set(id, parts);
+    this.sentMessages++;
     slot.worker.postMessage(job, [job.buf]);
   }
 
@@ -220,7 +231,7 @@ export class VerifyPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.script);
+    const worker = new Worker(this.script, { workerData: this.workerData });
     worker.unref();
     const slot: Slot = { worker, jobs: new Map() };
     worker.on('message', (a: VerifyAnswer) => this.answer(slot, a));

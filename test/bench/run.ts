@@ -14,6 +14,7 @@ import { benchBroker } from './broker.js';
 import { benchReplay } from './replay.js';
 import { benchFleet } from './fleet.js';
 import { benchProtocol, PROTOCOL_SECTION } from './protocol.js';
+import { benchVerify } from './verify.js';
 import { median } from './stats.js';
 import { COMMITS_IN_FLIGHT, makeRecords, rawPipelined, rawNewRows, rawStrict, replicaPipelined, replicaStrict, UPDATES_PER_COMMIT_WAIT } from './ingest.js';
 
@@ -33,7 +34,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
 
-const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol'] as const;
+const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'verify'] as const;
 
 /** The sections HAMSYNC_BENCH_ONLY names (all when unset); an unknown name is an error naming it. */
 function selected(): Set<string> {
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
     for (const r of protocol.rows) rows.push({ section: PROTOCOL_SECTION, ...r });
     notes.push(...protocol.notes);
   }
+
+  // (h) Signed puts: Ed25519 verification against the native floor, old and new pool, and through the hub (verify.ts).
+  if (want.has('verify')) for (const r of await benchVerify()) rows.push({ section: 'verify: signed puts vs crypto.verify on one thread (median of 3)', ...r });
 
   // (c) Memory.
   if (want.has('ingest')) rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
