@@ -46,11 +46,12 @@ function harness(pool: VerifyPool, keyring: Keyring) {
   const refusals = {
     refuseSignature: (_c: Client | null, _d: string, err: HamsyncError, cb: Ack) => (events.push(`forged ${String(err.details.index)}`), cb(new Error(err.message))),
   } as unknown as Refusals;
-  const verify = new PutVerify(createContext(), { keyring, requireSigned: false, pool }, refusals, commit);
+  const ctx = createContext();
+  const verify = new PutVerify(ctx, { keyring, requireSigned: false, pool }, refusals, commit);
   const acks: { put: string; err?: Error }[] = [];
   const put = (name: string, device: string, updates: CheckedUpdate[]): void =>
     verify.verify(null, { topic: name } as PublishPacket, device, updates, (err) => acks.push({ put: name, ...(err ? { err } : {}) }));
-  return { events, acks, put };
+  return { events, acks, put, counters: ctx.counters };
 }
 
 test('batching: concurrent calls share worker messages, and every answer lands on its own update, in order', async (t) => {
@@ -102,6 +103,7 @@ test('a worker that dies mid-batch fails the puts it held (no ack, nothing store
   for (const a of h.acks) assert.match(a.err?.message ?? 'acknowledged', /signature verification worker exited \(7\)/, `put ${a.put}`);
   assert.equal(pool.queued, 0);
   assert.equal(pool.messagesSent, 1);
+  assert.equal(h.counters.get('sig.failed'), 3);
 
   h.put('d', 'pi-7', puts('pi-7', KEY, 20));
   h.put('e', 'pi-7', [...puts('pi-7', KEY, 30), update('pi-7', 40, KEY, true)]);
@@ -133,5 +135,6 @@ test('the queue bound holds: a call past maxQueued is refused at once with HAMSY
   h.put('big', 'pi-7', Array.from({ length: 6 }, (_, i) => update('pi-7', i, KEY)));
   await until(() => h.acks.length === 1);
   assert.deepEqual(h.events, []);
+  assert.equal(h.counters.get('rejected.HAMSYNC_ERR_VERIFY_FULL'), 1);
   assert.match(h.acks[0]?.err?.message ?? 'acknowledged', /^HAMSYNC_ERR_VERIFY_FULL: the signature verification queue holds 0 updates; 6 more would pass its limit of 5$/);
 });
