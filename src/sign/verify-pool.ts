@@ -14,7 +14,8 @@
  *
  * The queue is bounded (`maxQueued` items, waiting or being verified): a call that would pass it
  * is refused at once with HAMSYNC_ERR_VERIFY_FULL (the hub then refuses the put without storing
- * or acknowledging it). Workers start at first use and do not keep the process alive while idle.
+ * or acknowledging it). Workers start when all running ones are busy and do not keep the
+ * process alive while idle.
  * A worker that dies fails every call with an item in its hands (no partial answers), and is
  * replaced at the next dispatch.
  */
@@ -143,17 +144,20 @@ export class VerifyPool {
     });
   }
 
-  /** Sends waiting items to workers with room, spread evenly, at most MAX_JOB per message. */
+  /**
+   * Sends waiting items to workers with room, shared evenly among the workers that can take
+   * them (at most MAX_JOB per message). An idle worker comes first; a new one is started only
+   * when every running one is busy, so light traffic (a daemon) keeps one thread's memory.
+   */
   private dispatch(): void {
+    const room = (): Slot[] => this.slots.filter((s) => s.jobs.size < DEPTH);
+    const takers = room().length + (this.size - this.slots.length);
+    const share = Math.min(MAX_JOB, Math.ceil(this.waitingItems / Math.max(1, takers)));
     while (this.waitingItems > 0) {
-      while (this.slots.length < this.size) this.spawn();
-      const free = this.slots.filter((s) => s.jobs.size < DEPTH);
-      if (free.length === 0) return;
-      const share = Math.min(MAX_JOB, Math.ceil(this.waitingItems / free.length));
-      for (const slot of free) {
-        if (this.waitingItems === 0) break;
-        this.send(slot, this.take(share));
-      }
+      const free = room();
+      const slot = free.find((s) => s.jobs.size === 0) ?? (this.slots.length < this.size ? this.spawn() : free[0]);
+      if (slot === undefined) return;
+      this.send(slot, this.take(share));
     }
   }
 
