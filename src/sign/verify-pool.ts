@@ -41,6 +41,8 @@ export interface VerifyPoolOptions {
 
 /** Most items in one worker message. */
 const MAX_JOB = 512;
+/** Fewest items worth a message of their own when a dispatch could spread over several workers (a small put goes whole to one). */
+const MIN_SHARE = 16;
 /** Messages a worker holds at once: one being verified, one ready behind it (no idle gap for the round trip). */
 const DEPTH = 2;
 export const DEFAULT_MAX_QUEUED = 65_536;
@@ -152,7 +154,7 @@ export class VerifyPool {
   private dispatch(): void {
     const room = (): Slot[] => this.slots.filter((s) => s.jobs.size < DEPTH);
     const takers = room().length + (this.size - this.slots.length);
-    const share = Math.min(MAX_JOB, Math.ceil(this.waitingItems / Math.max(1, takers)));
+    const share = Math.min(MAX_JOB, Math.max(MIN_SHARE, Math.ceil(this.waitingItems / Math.max(1, takers))));
     while (this.waitingItems > 0) {
       const free = room();
       const slot = free.find((s) => s.jobs.size === 0) ?? (this.slots.length < this.size ? this.spawn() : free[0]);

@@ -5,6 +5,7 @@
  * queue bound refuses with HAMSYNC_ERR_VERIFY_FULL.
  */
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import type { Client, PublishPacket } from 'aedes';
 import { PutVerify } from '../../broker/put-verify.js';
@@ -53,6 +54,18 @@ function harness(pool: VerifyPool, keyring: Keyring) {
     verify.verify(null, { topic: name } as PublishPacket, device, updates, (err) => acks.push({ put: name, ...(err ? { err } : {}) }));
   return { events, acks, put, counters: ctx.counters };
 }
+
+test('one worker per core, started only when the running ones are busy', async (t) => {
+  const pool = new VerifyPool();
+  t.after(() => pool.close());
+  assert.equal(pool.size, availableParallelism());
+  assert.deepEqual(await pool.verify([item(0, 'no')]), [true]);
+  assert.deepEqual(await pool.verify([item(1, 'no'), item(2, 'key')]), [true, false]);
+  assert.equal(pool.workers, 1, 'light traffic keeps one worker');
+  const big = Array.from({ length: 600 }, (_, i) => item(i, 'no'));
+  assert.ok((await pool.verify(big)).every((ok) => ok));
+  assert.equal(pool.workers, Math.min(2, pool.size), 'a batch too big for one message spreads over a second worker');
+});
 
 test('batching: concurrent calls share worker messages, and every answer lands on its own update, in order', async (t) => {
   const seed = seedFromEnv(randomSeed());
