@@ -1,33 +1,23 @@
 /**
- * Broker benchmark: how much the hub (HAM resolution + LMDB durability before every PUBACK, plus
- * the retained state publish) costs against a plain Aedes that only acknowledges.
+ * Broker benchmark, the parts that run brokers and clients: how much the hub (HAM resolution +
+ * LMDB durability before every PUBACK, plus the retained state publish) costs against a plain
+ * Aedes that only acknowledges. The section's rows: broker-section.ts; latency: broker-latency.ts.
  *
- *  (a) updates/s from 10 simulated devices (10 mqtt.js clients, each its own device id, QoS 1,
- *      a fixed in-flight window per client) with 1 and with 100 updates per message, through our
- *      broker and through a plain Aedes with no hub; same clients, same payloads.
- *      At 100 updates per message also "hub, signed puts": every update signed by its device's
- *      Ed25519 key (signed before the run, in this process), the hub holding the 10 public keys
- *      and verifying each update before HAM; reported against the unsigned hub.
- *      Also "hub, /metrics scraped every second": the hub with its admin API on (so the put path's
- *      latency histograms are observed) and this process fetching /metrics once a second during the
- *      run, against the plain hub (no admin API): what the metrics cost the hub.
- *  (b) p50/p99 put -> state-topic latency at a fixed 2,000 updates/s (paced publisher, subscriber
- *      on hamsync/default/state/#, send time embedded in the value), with two references: plain
- *      Aedes forwarding the put to a subscriber, and the disk's floor (raw lmdb-js put -> flushed
- *      at the same rate; the hub cannot acknowledge sooner). On a shared machine the p99s follow
- *      the disk's fsync tail: read them next to the floor.
+ * `throughput`: updates/s from 10 simulated devices (10 mqtt.js clients, each its own device id,
+ * QoS 1, a fixed in-flight window per client) with 1 or 100 updates per message, through our
+ * broker or a plain Aedes with no hub; same clients, same payloads. Kinds: 'hub-signed' (every
+ * update signed by its device's Ed25519 key before the run, the hub verifying each before HAM),
+ * 'hub-scraped' (admin API on, /metrics fetched once a second). Over the measured window it reads
+ * the broker child's CPU per thread (/proc/<pid>/task) and its storage writes (/proc/<pid>/io).
  *
- * Arrangement: each broker runs alone in a child process (this file with `--serve hub|aedes`),
- * fresh (and with a fresh temp data dir) for every run; the clients share this process. So the
+ * Arrangement: each broker runs alone in a child process (this file with `--serve <kind>`), fresh
+ * (and with a fresh temp data dir) for every run; the clients share the parent process. So the
  * clients cannot steal the broker's event loop, and both brokers get exactly the same treatment.
- * Broker and client CPU use over each measured window are reported to show which side saturated.
- *
- * Standalone: `node dist/test/bench/broker.js` prints a table. `BENCH_BROKER_PROF=<dir>` runs the
- * broker children with `--cpu-prof --cpu-prof-dir=<dir>`.
+ * `BENCH_BROKER_PROF=<dir>` runs the broker children with `--cpu-prof --cpu-prof-dir=<dir>`.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { sleep } from '../helpers/wait.js';
+import { snapshot, threadDelta } from './proc-usage.js';
 
 export interface Row {
   name: string;
@@ -47,24 +38,19 @@ export interface Row {
 
 const SELF = fileURLToPath(import.meta.url);
 const HOST = '127.0.0.1';
-const NS = 'default';
-const DEVICES = 10;
+export const NS = 'default';
+export const DEVICES = 10;
 /** Messages in flight (sent, PUBACK not yet received) per client, by updates per message. */
-const WINDOW: Record<number, number> = { 1: 64, 100: 8 };
+export const WINDOW: Record<number, number> = { 1: 64, 100: 8 };
 const KEYS_PER_DEVICE = 100;
-const WARM_MS = 1_000;
-const MEASURE_MS = 3_000;
-const REPS = 2;
-const LATENCY_RATE = 2_000;
-const LATENCY_WARM_MS = 2_000;
-const LATENCY_MS = 10_000;
-const AEDES_LATENCY_MS = 5_000;
+export const WARM_MS = 1_000;
+export const MEASURE_MS = 3_000;
 /** States well in the past of the hub's wall clock (nothing deferred), increasing per device. */
-const STATE_BASE = Date.now() - 1e9;
+export const STATE_BASE = Date.now() - 1e9;
 
 export type Kind = 'hub' | 'aedes' | 'hub-signed' | 'hub-scraped';
 /** How often the 'hub-scraped' runs fetch /metrics, in ms (Prometheus' tightest usual interval). */
-const SCRAPE_MS = 1_000;
+export const SCRAPE_MS = 1_000;
 /** Signed put messages made ahead of a signed run, per device (enough for its warm-up and measured window; more are signed on the fly). */
 const SIGNED_POOL = 60;
 
@@ -121,7 +107,7 @@ interface Usage {
   stats: Record<string, number>;
 }
 
-class BrokerChild {
+export class BrokerChild {
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
   private readonly exited: Promise<number | null>;
 
@@ -130,7 +116,8 @@ class BrokerChild {
     /** Callers waiting for the child's next stdout line, in order. */
     private readonly waiting: ((line: string) => void)[],
     readonly port: number,
-    private readonly dataDir: string,
+    /** The hub's data directory (empty for plain Aedes); removed on stop. */
+    readonly dataDir: string,
     /** The admin API's port ('hub-scraped'). */
     readonly http?: number,
   ) {
@@ -162,6 +149,11 @@ class BrokerChild {
     return new BrokerChild(child, waiting, port, dataDir, http);
   }
 
+  /** The child's process id (its /proc entries: proc-usage.ts). */
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
   usage(): Promise<Usage> {
     return new Promise((res) => {
       this.waiting.push((line) => res(JSON.parse(line) as Usage));
@@ -178,13 +170,13 @@ class BrokerChild {
   }
 }
 
-async function connect(port: number, clientId: string): Promise<MqttClient> {
+export async function connect(port: number, clientId: string): Promise<MqttClient> {
   const client = await mqtt.connectAsync({ host: HOST, port, clientId, clean: true, reconnectPeriod: 0, keepalive: 0 });
   (client.stream as Socket).setNoDelay(true);
   return client;
 }
 
-function end(client: MqttClient): Promise<void> {
+export function end(client: MqttClient): Promise<void> {
   return new Promise((r) => client.end(false, {}, () => r()));
 }
 
@@ -252,6 +244,12 @@ export interface Throughput {
   clientCpu: number;
   /** Broker process CPU time (all threads, LMDB's writer included) per message, in µs. */
   brokerUsPerMsg: number;
+  /** Broker CPU per message by thread role (proc-usage.ts: main, storage writers, other), in µs, largest first, with the role's thread count. */
+  threadUsPerMsg: [role: string, us: number, threads: number][];
+  /** Bytes the broker caused to be written to storage over the window (/proc/<pid>/io write_bytes), per update. */
+  diskBytesPerUpdate: number;
+  /** Size of the hub's data.mdb after the run, per update the broker accepted over the whole run (0 for plain Aedes). */
+  fileBytesPerUpdate: number;
 }
 
 export async function throughput(kind: Kind, perMessage: number): Promise<Throughput> {
@@ -285,6 +283,7 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
     const scraper = broker.http === undefined ? undefined : scrapeEvery(broker.http, (err) => (failure ??= err));
     await sleep(WARM_MS);
     const u0 = await broker.usage();
+    const p0 = snapshot(broker.pid);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     counting = true;
@@ -292,6 +291,7 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
     counting = false;
     const t1 = performance.now();
     const c1 = process.cpuUsage(c0);
+    const p1 = snapshot(broker.pid);
     const u1 = await broker.usage();
     stopping = true;
     await new Promise<void>((r) => {
@@ -303,6 +303,9 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
     if (scrapes !== undefined && scrapes < MEASURE_MS / SCRAPE_MS) throw new Error(`only ${scrapes} /metrics scrapes during the run`);
     await Promise.all(clients.map(end));
     const seconds = (t1 - t0) / 1000;
+    const msgs = Math.max(1, acked);
+    const accepted = (await broker.usage()).stats['updates.accepted'] ?? 0;
+    const file = kind === 'aedes' ? 0 : statSync(join(broker.dataDir, 'data.mdb')).size;
     if (kind !== 'aedes') {
       const s = u1.stats;
       const rejected = (s['messages.rejected'] ?? 0) + (s['messages.signature-refused'] ?? 0);
@@ -315,7 +318,10 @@ export async function throughput(kind: Kind, perMessage: number): Promise<Throug
       updatesPerSec: (acked * perMessage) / seconds,
       brokerCpu: ((u1.cpuMs - u0.cpuMs) / (t1 - t0)) * 100,
       clientCpu: ((c1.user + c1.system) / 1000 / (t1 - t0)) * 100,
-      brokerUsPerMsg: ((u1.cpuMs - u0.cpuMs) * 1000) / Math.max(1, acked),
+      brokerUsPerMsg: ((u1.cpuMs - u0.cpuMs) * 1000) / msgs,
+      threadUsPerMsg: threadDelta(broker.pid, p0, p1).map(([role, ms, n]) => [role, (ms * 1000) / msgs, n]),
+      diskBytesPerUpdate: (p1.writeBytes - p0.writeBytes) / (msgs * perMessage),
+      fileBytesPerUpdate: accepted > 0 ? file / accepted : 0,
     };
   } finally {
     await broker.stop();
@@ -345,208 +351,6 @@ function scrapeEvery(port: number, fail: (err: Error) => void): { stop(): Promis
   };
 }
 
-export interface Latency {
-  p50: number;
-  p99: number;
-  max: number;
-  ackP50: number;
-  ackP99: number;
-  sent: number;
-  received: number;
-  /** Achieved send rate over the measured window, per second. */
-  rate: number;
-}
-
-/**
- * The disk's floor under the hub's latency: raw lmdb-js, one put per message at the same paced
- * rate, each timed until `flushed` (what every PUBACK from the hub waits for), in ms.
- */
-export async function diskFloor(rate = LATENCY_RATE, ms = 3_000): Promise<{ p50: number; p99: number }> {
-  const { open } = await import('lmdb');
-  const dir = mkdtempSync(join(tmpdir(), 'hamsync-bench-fsync-'));
-  const db = open({ path: dir });
-  const times: number[] = [];
-  try {
-    const start = performance.now();
-    let n = 0;
-    await new Promise<void>((done) => {
-      const tick = (): void => {
-        const elapsed = performance.now() - start;
-        while (n < Math.floor((Math.min(elapsed, ms) * rate) / 1000)) {
-          const t = performance.now();
-          void db.put(`k${n++}`, { t });
-          void db.flushed.then(() => times.push(performance.now() - t));
-        }
-        if (elapsed >= ms) done();
-        else setTimeout(tick, 1);
-      };
-      tick();
-    });
-    await db.flushed;
-  } finally {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99) };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/**
- * Paced single-update puts at `rate`/s (a 1 ms timer sends whatever is due); a subscriber times
- * the resolved state message (hub) or, for plain Aedes, the forwarded put itself.
- */
-export async function latency(kind: Kind, measureMs: number): Promise<Latency> {
-  const broker = await BrokerChild.start(kind);
-  try {
-    const sub = await connect(broker.port, 'bench-lat-sub');
-    const pub = await connect(broker.port, 'bench-lat-pub');
-    const device = 'lat-pub';
-    const filter = kind === 'hub' ? `hamsync/${NS}/state/#` : `hamsync/${NS}/put/#`;
-    await sub.subscribeAsync(filter, { qos: 1 });
-    const samples: number[] = [];
-    const acks: number[] = [];
-    /** Puts with an index in [first, end) are timed: sent after the warm-up. */
-    let first = Infinity;
-    let endIndex = Infinity;
-    const seen = new Set<number>();
-    let arrived = 0;
-    sub.on('message', (_topic, payload) => {
-      const now = performance.now();
-      const obj = JSON.parse(payload.toString()) as { v?: { i?: unknown; t?: unknown }; u?: { v?: { i?: unknown; t?: unknown } }[] };
-      const v = kind === 'hub' ? obj.v : obj.u?.[0]?.v;
-      if (typeof v?.t !== 'number' || typeof v.i !== 'number' || seen.has(v.i)) return;
-      seen.add(v.i);
-      arrived++;
-      if (v.i >= first && v.i < endIndex) samples.push(now - v.t);
-    });
-    const topic = `hamsync/${NS}/put/${device}`;
-    let sent = 0;
-    let failure: Error | undefined;
-    const start = performance.now();
-    const total = LATENCY_WARM_MS + measureMs;
-    await new Promise<void>((done) => {
-      const tick = (): void => {
-        const elapsed = performance.now() - start;
-        if (elapsed >= LATENCY_WARM_MS && first === Infinity) first = sent;
-        const due = Math.floor((Math.min(elapsed, total) * LATENCY_RATE) / 1000);
-        while (sent < due) {
-          const i = sent++;
-          const t = performance.now();
-          const payload = `{"src":"${device}","u":[{"k":"lat/${i % 100}","v":{"i":${i},"t":${t}},"s":${STATE_BASE + i}}]}`;
-          pub.publish(topic, payload, { qos: 1 }, (err) => {
-            if (err) failure ??= err;
-            else if (i >= first) acks.push(performance.now() - t);
-          });
-        }
-        if (elapsed >= total) {
-          endIndex = sent;
-          done();
-        } else setTimeout(tick, 1);
-      };
-      tick();
-    });
-    const elapsedMeasured = performance.now() - start - LATENCY_WARM_MS;
-    // Let the last messages arrive.
-    const deadline = performance.now() + 2_000;
-    while (arrived < sent && performance.now() < deadline) await sleep(10);
-    if (failure) throw failure;
-    await Promise.all([end(pub), end(sub)]);
-    samples.sort((a, b) => a - b);
-    acks.sort((a, b) => a - b);
-    return {
-      p50: percentile(samples, 50),
-      p99: percentile(samples, 99),
-      max: samples[samples.length - 1] ?? NaN,
-      ackP50: percentile(acks, 50),
-      ackP99: percentile(acks, 99),
-      sent: endIndex - first,
-      received: samples.length,
-      rate: ((endIndex - first) / elapsedMeasured) * 1000,
-    };
-  } finally {
-    await broker.stop();
-  }
-}
-
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const pct = (n: number): string => `${Math.round(n)}%`;
-
-/** Runs the whole broker benchmark (about a minute) and returns its rows. */
-export async function benchBroker(): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (const perMessage of [1, 100]) {
-    const runs: Record<Kind, Throughput[]> = { hub: [], aedes: [], 'hub-signed': [], 'hub-scraped': [] };
-    const kinds: Kind[] = perMessage === 100 ? ['aedes', 'hub', 'hub-scraped', 'hub-signed'] : ['aedes', 'hub', 'hub-scraped'];
-    // Alternate the brokers so drift in machine load hits both.
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const kind of kinds) runs[kind].push(await throughput(kind, perMessage));
-    }
-    const best = (kind: Kind): Throughput => runs[kind].reduce((a, b) => (b.updatesPerSec > a.updatesPerSec ? b : a));
-    const aedes = best('aedes');
-    const hub = best('hub');
-    const unit = perMessage === 1 ? 'msgs/s' : 'updates/s';
-    const value = (t: Throughput): number => (perMessage === 1 ? t.msgsPerSec : t.updatesPerSec);
-    const detail = (kind: Kind, t: Throughput): string =>
-      `best of ${REPS} (${runs[kind].map((r) => fmt(value(r))).join(', ')}); broker CPU ${pct(t.brokerCpu)} (${t.brokerUsPerMsg.toFixed(0)} µs/msg), clients CPU ${pct(t.clientCpu)}` +
-      (perMessage === 1 ? '' : `; ${fmt(t.msgsPerSec)} msgs/s`);
-    const label = `${perMessage} update${perMessage === 1 ? '' : 's'}/msg`;
-    rows.push({ name: `plain Aedes, ${DEVICES} clients, QoS 1, ${label}`, value: value(aedes), unit, note: detail('aedes', aedes) });
-    rows.push({ name: `hub (HAM + LMDB before PUBACK), ${label}`, value: value(hub), unit, note: detail('hub', hub) });
-    const ratio = value(hub) / value(aedes);
-    rows.push({
-      name: `hub / plain Aedes, ${label}`,
-      value: Math.round(ratio * 100) / 100,
-      unit: 'x',
-      note:
-        (perMessage === 1 ? `aim >= 0.5: ${ratio >= 0.5 ? 'met' : 'MISSED'}` : `aim >= 100,000 updates/s through the hub: ${hub.updatesPerSec >= 100_000 ? 'met' : 'MISSED'}`) +
-        `; broker CPU per message: hub ${(hub.brokerUsPerMsg / aedes.brokerUsPerMsg).toFixed(1)}x plain Aedes`,
-    });
-    const scraped = best('hub-scraped');
-    rows.push({ name: `hub, /metrics scraped every ${SCRAPE_MS / 1000} s (admin API on), ${label}`, value: value(scraped), unit, note: detail('hub-scraped', scraped) });
-    rows.push({
-      name: `hub scraped / hub, ${label}`,
-      value: Math.round((value(scraped) / value(hub)) * 100) / 100,
-      unit: 'x',
-      note: `what metrics cost the hub; broker CPU per message: ${scraped.brokerUsPerMsg.toFixed(0)} µs scraped, ${hub.brokerUsPerMsg.toFixed(0)} µs plain`,
-    });
-    if (runs['hub-signed'].length > 0) {
-      const signed = best('hub-signed');
-      rows.push({ name: `hub, signed puts (Ed25519 verified before HAM), ${label}`, value: value(signed), unit, note: detail('hub-signed', signed) });
-      rows.push({
-        name: `hub signed / hub unsigned, ${label}`,
-        value: Math.round((value(signed) / value(hub)) * 100) / 100,
-        unit: 'x',
-        note: `broker CPU per update: ${(signed.brokerUsPerMsg / perMessage).toFixed(0)} µs signed, ${(hub.brokerUsPerMsg / perMessage).toFixed(0)} µs unsigned`,
-      });
-    }
-  }
-
-  const hubLat = await latency('hub', LATENCY_MS);
-  const aedesLat = await latency('aedes', AEDES_LATENCY_MS);
-  const r2 = (n: number): number => Math.round(n * 100) / 100;
-  const latNote = (l: Latency): string => `${fmt(l.sent)} puts at ${fmt(l.rate)}/s over ${(l.sent / l.rate).toFixed(1)} s, ${fmt(l.received)} timed; max ${r2(l.max)} ms; PUBACK p50 ${r2(l.ackP50)} ms, p99 ${r2(l.ackP99)} ms`;
-  rows.push({ name: `hub: put -> state topic p50 @ ${fmt(LATENCY_RATE)} updates/s`, value: r2(hubLat.p50), unit: 'ms', note: latNote(hubLat) });
-  rows.push({ name: `hub: put -> state topic p99 @ ${fmt(LATENCY_RATE)} updates/s`, value: r2(hubLat.p99), unit: 'ms', note: `aim < 10 ms: ${hubLat.p99 < 10 ? 'met' : 'MISSED'}` });
-  rows.push({ name: `plain Aedes: put -> subscriber p50 @ ${fmt(LATENCY_RATE)} msgs/s`, value: r2(aedesLat.p50), unit: 'ms', note: latNote(aedesLat) });
-  rows.push({ name: `plain Aedes: put -> subscriber p99 @ ${fmt(LATENCY_RATE)} msgs/s`, value: r2(aedesLat.p99), unit: 'ms', note: 'reference: forwarded put, no hub' });
-  const floor = await diskFloor();
-  const floorName = `disk floor: raw lmdb-js put -> flushed @ ${fmt(LATENCY_RATE)}/s`;
-  rows.push({ name: `${floorName}, p50`, value: r2(floor.p50), unit: 'ms', note: 'no hamsync code; the hub cannot PUBACK sooner than this' });
-  rows.push({ name: `${floorName}, p99`, value: r2(floor.p99), unit: 'ms' });
-  return rows;
-}
-
-export function formatRows(rows: Row[]): string {
-  const value = (r: Row): string => (r.unit === 'x' || r.unit === 'ms' ? String(r.value) : fmt(r.value));
-  const w = [Math.max(...rows.map((r) => r.name.length)), Math.max(...rows.map((r) => value(r).length)), Math.max(...rows.map((r) => r.unit.length))] as const;
-  return rows.map((r) => `${r.name.padEnd(w[0])}  ${value(r).padStart(w[1])} ${r.unit.padEnd(w[2])}  ${r.note ?? ''}`.trimEnd()).join('\n');
-}
-
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === SELF;
 if (isMain && process.argv[2] === '--serve') {
   const kind = process.argv[3];
@@ -555,22 +359,4 @@ if (isMain && process.argv[2] === '--serve') {
     console.error(err);
     process.exit(1);
   });
-} else if (isMain && process.env.NODE_TEST_CONTEXT !== undefined) {
-  console.log('bench: skipped under node --test; run `node dist/test/bench/broker.js`');
-} else if (isMain) {
-  const started = Date.now();
-  benchBroker().then(
-    (rows) => {
-      console.log(formatRows(rows));
-      console.log(
-        `- each broker alone in a child process (fresh per run, fresh temp LMDB dir for the hub); ${DEVICES} mqtt.js clients in the parent, TCP_NODELAY both ends; ` +
-          `window ${WINDOW[1]} msgs/client at 1 update/msg, ${WINDOW[100]} at 100; ${WARM_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per run.`,
-      );
-      console.log(`- node ${process.version}, ${(Date.now() - started) / 1000} s total`);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -1,12 +1,14 @@
 /**
- * Ingest benchmark: Replica.receive() throughput against a raw lmdb-js put loop of the same
- * records, each in a fresh LMDB environment in a temp directory on disk.
+ * Ingest benchmark: a hub replica's receive() throughput (changeLog on, as the broker opens it)
+ * against a raw lmdb-js loop writing the same rows (ingest-rows.ts), each in a fresh LMDB
+ * environment in a temp directory on disk.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Key } from 'lmdb';
 import { ManualClock, Replica, type Json, type Receipt } from '../../src/index.js';
+import { countRows, type RowPlan } from './ingest-rows.js';
 
 export interface Rec {
   key: string;
@@ -19,6 +21,8 @@ export interface Rec {
 export const UPDATES_PER_COMMIT_WAIT = 1000;
 const MAP_SIZE = 4 * 1024 ** 3;
 const T0 = 1.7e12;
+/** The replicas' machine state (a ManualClock past every state: nothing is deferred). */
+export const RX = T0 * 2;
 
 /**
  * Telemetry: 5000 keys (50 devices x 100 metrics), each update one reading {u, v}; states
@@ -70,14 +74,20 @@ class Pipeline {
   }
 }
 
+/** A timed run and the rows its store held afterwards (per database, see ingest-rows.ts). */
+export interface Run extends Timing {
+  rows: Record<string, number>;
+}
+
 /**
  * Pipelined: every batch is receive()d; the `committed` of the batch that completes each
  * UPDATES_PER_COMMIT_WAIT updates joins a bounded pipeline (the oldest is awaited once
  * COMMITS_IN_FLIGHT are outstanding); the last batch's `durable` is awaited before the clock stops.
+ * `strict`: each batch's `durable` is awaited before the next is received.
  */
-export async function replicaPipelined(records: Rec[], batchSize: number): Promise<Timing> {
+export async function replicaRun(records: Rec[], batchSize: number, strict = false): Promise<Run> {
   const dir = tempDir(`replica${batchSize}`);
-  const replica = await Replica.open({ dataDir: dir, clock: new ManualClock(T0 * 2), mapSize: MAP_SIZE });
+  const replica = await Replica.open({ dataDir: dir, clock: new ManualClock(RX), mapSize: MAP_SIZE, changeLog: true });
   try {
     const every = Math.max(1, Math.ceil(UPDATES_PER_COMMIT_WAIT / batchSize));
     const pipeline = new Pipeline();
@@ -85,85 +95,51 @@ export async function replicaPipelined(records: Rec[], batchSize: number): Promi
     let last: Receipt | undefined;
     for (let i = 0, b = 0; i < records.length; i += batchSize, b++) {
       last = replica.receive(records.slice(i, i + batchSize));
-      if (b % every === every - 1) await pipeline.add(last.committed);
+      if (strict) await last.durable;
+      else if (b % every === every - 1) await pipeline.add(last.committed);
     }
     await last?.durable;
-    return timing(records.length, start);
-  } finally {
+    const t = timing(records.length, start);
     await replica.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Strict: batches of one, each batch's `durable` awaited before the next is received. */
-export async function replicaStrict(records: Rec[]): Promise<Timing> {
-  const dir = tempDir('replica-strict');
-  const replica = await Replica.open({ dataDir: dir, clock: new ManualClock(T0 * 2), mapSize: MAP_SIZE });
-  try {
-    const start = process.hrtime.bigint();
-    for (const r of records) await replica.receive([r]).durable;
-    return timing(records.length, start);
-  } finally {
-    await replica.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function openRaw(dir: string) {
-  // Same environment options as hamsync's store; one plain named db, key -> the record.
-  const root = open({ path: dir, noSubdir: false, maxDbs: 8, mapSize: MAP_SIZE, remapChunks: true });
-  return { root, db: root.openDB<RawRow, string>({ name: 'raw' }) };
-}
-
-type RawRow = { value: Json; state: number; source: string };
-
-/** The raw put loop: `put` per record, the replica's pipeline on its promises, then `flushed`. */
-async function rawLoop(label: string, records: Rec[], put: (root: RootDatabase, db: Database<RawRow, string>) => (r: Rec, i: number) => Promise<boolean>): Promise<Timing> {
-  const dir = tempDir(label);
-  const { root, db } = openRaw(dir);
-  try {
-    const putOne = put(root, db);
-    const pipeline = new Pipeline();
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < records.length; i++) {
-      const written = putOne(records[i] as Rec, i);
-      if (i % UPDATES_PER_COMMIT_WAIT === UPDATES_PER_COMMIT_WAIT - 1) await pipeline.add(written);
+    const check = open({ path: dir, noSubdir: false, maxDbs: 16, readOnly: true });
+    try {
+      return { ...t, rows: countRows(check) };
+    } finally {
+      await check.close();
     }
-    await root.flushed;
-    return timing(records.length, start);
   } finally {
-    await root.close();
+    await replica.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Raw lmdb-js: one put per record (key -> the record), same pipeline as the replica, then `flushed`. */
-export function rawPipelined(records: Rec[]): Promise<Timing> {
-  return rawLoop('raw', records, (_root, db) => (r) => db.put(r.key, { value: r.value, state: r.state, source: r.source }));
 }
 
 /**
- * Diagnostic: the raw put loop, but every record is a new row keyed [key, state, i] (the shape of
- * a per-key history or history index): a growing tree with inserts all over it, no overwrites.
+ * The raw loop: the planned rows put() batch by batch into the store's databases (same
+ * environment options as src/store/open.ts), the replica's pipeline on the put promises (or, when
+ * `strict`, `flushed` awaited after each batch), then `flushed`.
  */
-export function rawNewRows(records: Rec[]): Promise<Timing> {
-  return rawLoop('raw-rows', records, (root) => {
-    const rows = root.openDB<RawRow, [string, number, number]>({ name: 'rows' });
-    return (r, i) => rows.put([r.key, r.state, i], { value: r.value, state: r.state, source: r.source });
-  });
-}
-
-/** Raw lmdb-js, strict: put, then await `flushed`, one record at a time. */
-export async function rawStrict(records: Rec[]): Promise<Timing> {
-  const dir = tempDir('raw-strict');
-  const { root, db } = openRaw(dir);
+export async function rawRun(plan: RowPlan, strict = false): Promise<Run> {
+  const dir = tempDir('raw');
+  const root = open({ path: dir, noSubdir: false, maxDbs: 16, mapSize: MAP_SIZE });
   try {
+    const dbs = new Map(['live', 'history', 'history-by-key', 'changes', 'meta'].map((name) => [name, root.openDB<unknown, Key>({ name })]));
+    const pipeline = new Pipeline();
+    let done = 0;
+    let nextWait = UPDATES_PER_COMMIT_WAIT;
+    const batchSize = Math.max(1, Math.round(plan.updates / Math.max(1, plan.batches.length)));
     const start = process.hrtime.bigint();
-    for (const r of records) {
-      void db.put(r.key, { value: r.value, state: r.state, source: r.source });
-      await root.flushed;
+    for (const batch of plan.batches) {
+      let written: Promise<boolean> | undefined;
+      for (const [name, key, value] of batch) written = dbs.get(name)?.put(key as Key, value);
+      done += batchSize;
+      if (strict) await root.flushed;
+      else if (done >= nextWait && written) {
+        nextWait += UPDATES_PER_COMMIT_WAIT;
+        await pipeline.add(written);
+      }
     }
-    return timing(records.length, start);
+    await root.flushed;
+    return { ...timing(plan.updates, start), rows: countRows(root) };
   } finally {
     await root.close();
     rmSync(dir, { recursive: true, force: true });

@@ -99,7 +99,7 @@ export const runHamCanonical: Runner = (v, out) => {
 
 let gunHam: GunHam | undefined;
 
-/** Loads GUN (prints its banner, patches globals): call after measuring ours. */
+/** Loads GUN (prints its banner, patches globals); ours and GUN's then run in the same, patched process. */
 export function loadGun(): void {
   gunHam = loadGunHam();
 }
@@ -112,18 +112,24 @@ export const runGun: Runner = (v, out) => {
   }
 };
 
-/** Median decisions/s over `reps` timed passes (after one warm-up pass); the decisions of the last pass land in `out`. */
-export function measure(run: Runner, v: Vectors, out: Uint8Array, reps: number): number {
-  run(v, out);
-  const rates: number[] = [];
+/**
+ * Decisions/s of each runner over `reps` rounds, the runners alternating within a round (and the
+ * order rotating round by round), after one warm-up pass each; the decisions of each runner's last
+ * pass land in its `outs` entry. Returns every pass's rate, per runner.
+ */
+export function measureAlternating(runners: readonly Runner[], v: Vectors, outs: readonly Uint8Array[], reps: number): number[][] {
+  runners.forEach((run, i) => run(v, outs[i] as Uint8Array));
+  const rates = runners.map(() => [] as number[]);
   for (let r = 0; r < reps; r++) {
-    const t = process.hrtime.bigint();
-    run(v, out);
-    const s = Number(process.hrtime.bigint() - t) / 1e9;
-    rates.push(v.n / s);
+    for (let j = 0; j < runners.length; j++) {
+      const i = (j + r) % runners.length;
+      const t = process.hrtime.bigint();
+      (runners[i] as Runner)(v, outs[i] as Uint8Array);
+      const s = Number(process.hrtime.bigint() - t) / 1e9;
+      (rates[i] as number[]).push(v.n / s);
+    }
   }
-  rates.sort((a, b) => a - b);
-  return rates[Math.floor(rates.length / 2)] as number;
+  return rates;
 }
 
 /** How many decisions differ between two passes (should be 0: same vectors, same algorithm). */
