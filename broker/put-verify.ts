@@ -1,9 +1,11 @@
 import type { Client, PublishPacket } from 'aedes';
 import type { Context } from '../src/context.js';
 import { isHamsyncError } from '../src/errors.js';
+import { LogThrottle, suppressedField } from '../src/log-throttle.js';
 import type { CheckedUpdate } from '../src/model/update.js';
 import type { Keyring } from '../src/sign/keyring.js';
 import { checkSignaturesAsync, type SignatureTally } from '../src/sign/policy.js';
+import type { VerifyPool } from '../src/sign/verify-pool.js';
 import type { PutCommit } from './put-commit.js';
 import type { Ack, Refusals } from './refusals.js';
 
@@ -31,15 +33,20 @@ export class PutVerify {
 
   private keyring: Keyring;
   private readonly requireSigned: boolean;
+  /** Verification failures (a full queue, a dead worker) can hit many puts at once: one log line per second per kind. */
+  private readonly failLog = new LogThrottle();
+  /** The worker pool (the process's own unless given: tests substitute one). */
+  private readonly pool: VerifyPool | undefined;
 
   constructor(
     private readonly ctx: Context,
-    signatures: { keyring: Keyring; requireSigned: boolean },
+    signatures: { keyring: Keyring; requireSigned: boolean; pool?: VerifyPool },
     private readonly refusals: Refusals,
     private readonly commit: PutCommit,
   ) {
     this.keyring = signatures.keyring;
     this.requireSigned = signatures.requireSigned;
+    this.pool = signatures.pool;
   }
 
   /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
@@ -65,7 +72,7 @@ export class PutVerify {
       v.verdict = { verified: 0, unchecked: checked.length };
       return;
     }
-    checkSignaturesAsync(checked, this.keyring, { requireSigned: this.requireSigned }).then(
+    checkSignaturesAsync(checked, this.keyring, { requireSigned: this.requireSigned }, this.pool).then(
       (tally) => this.settle(client, v, tally),
       (err: Error) => this.settle(client, v, err),
     );
@@ -85,7 +92,11 @@ export class PutVerify {
       } else if (isHamsyncError(result, 'HAMSYNC_ERR_SIGNATURE')) {
         this.refusals.refuseSignature(client, head.device, result, head.cb);
       } else {
-        this.ctx.log.error('signature verification failed', { err: result.message, client: client?.id });
+        // Not verified (the queue was full, or a worker died): not stored, not acknowledged; the client sends it again.
+        const full = isHamsyncError(result, 'HAMSYNC_ERR_VERIFY_FULL');
+        this.ctx.counters.inc(full ? 'rejected.HAMSYNC_ERR_VERIFY_FULL' : 'sig.failed');
+        const line = this.failLog.take(full ? 'full' : 'failed');
+        if (line) this.ctx.log.error('signature verification failed: put not acknowledged', { err: result.message, client: client?.id, ...suppressedField(line) });
         head.cb(result);
       }
     }

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   HAMSYNC_ERR_BODY_TIMEOUT: 'An HTTP request body did not arrive whole within the read timeout (10 s); the connection is closed (HTTP 408).',
   HAMSYNC_ERR_CLOCK: 'A local put was refused because the daemon\'s clock, or the stamp it would give (its high-water mark), is further ahead of the reference time (the hub\'s clock, GPS) than maxClockAhead; nothing was stored. See docs/clock-guard.md and `hamsync clock reset`.',
   HAMSYNC_ERR_STREAMS: 'The broker\'s admin API already serves its most event streams at once (GET /v1/events, 8 by default; each open dashboard holds one); close one and retry (HTTP 503).',
+  HAMSYNC_ERR_VERIFY_FULL: 'A signed put was refused because the signature verification queue already holds its most updates (65,536 waiting or being verified by the worker threads); nothing of it was stored or acknowledged, and the sender sends it again (HTTP 503).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -43,6 +43,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   HAMSYNC_ERR_QUARANTINE_FULL: 503,
   HAMSYNC_ERR_CLOCK: 503,
   HAMSYNC_ERR_STREAMS: 503,
+  HAMSYNC_ERR_VERIFY_FULL: 503,
 };
 
 /**

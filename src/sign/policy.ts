@@ -11,7 +11,7 @@ import { decodeBase64url } from './base64url.js';
 import type { Keyring } from './keyring.js';
 import { signingBytes } from './message.js';
 import { SIGNATURE_BYTES, signatureProblem } from './verify.js';
-import { verifyPool, type VerifyItem } from './verify-pool.js';
+import { verifyPool, type VerifyItem, type VerifyPool } from './verify-pool.js';
 
 /** An update as checked (src/model/update.ts CheckedUpdate) plus the signature it came with. */
 export interface SignedUpdate {
@@ -89,16 +89,17 @@ export function checkSignatures(batch: readonly SignedUpdate[], keyring: Keyring
 }
 
 /**
- * The same policy, verifying on worker threads (verify-pool.ts): the event loop stays free and
- * a batch is verified on several cores. The error names the first bad update, as
+ * The same policy, verifying on worker threads (verify-pool.ts, the process's pool unless `pool`):
+ * the event loop stays free, a batch is verified on every core, and concurrent batches share
+ * worker round trips. The error names the first bad update, as
  * `checkSignatures` does.
  */
-export async function checkSignaturesAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}): Promise<SignatureTally> {
+export async function checkSignaturesAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}, pool: VerifyPool = verifyPool): Promise<SignatureTally> {
   const requireSigned = policy.requireSigned ?? false;
   const plans = batch.map((u) => plan(u, keyring, requireSigned));
   const firstRefused = plans.findIndex((p) => 'reason' in p);
   const end = firstRefused < 0 ? plans.length : firstRefused;
-  const results = await verifyPlans(plans.slice(0, end));
+  const results = await verifyPlans(plans.slice(0, end), pool);
   const tally: SignatureTally = { verified: 0, unchecked: 0 };
   for (let i = 0; i < end; i++) {
     if (!results[i]) refuse(batch, i, 'invalid', INVALID(batch[i] as SignedUpdate));
@@ -120,10 +121,10 @@ export type SignatureVerdict = { verified: boolean } | HamsyncError;
  * updates, such as a catch-up answer): one verdict per update, in order; a refusal is the
  * HAMSYNC_ERR_SIGNATURE error `checkSignatures([u])` would throw.
  */
-export async function checkEachAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}): Promise<SignatureVerdict[]> {
+export async function checkEachAsync(batch: readonly SignedUpdate[], keyring: Keyring, policy: SignaturePolicy = {}, pool: VerifyPool = verifyPool): Promise<SignatureVerdict[]> {
   const requireSigned = policy.requireSigned ?? false;
   const plans = batch.map((u) => plan(u, keyring, requireSigned));
-  const results = await verifyPlans(plans);
+  const results = await verifyPlans(plans, pool);
   return plans.map((p, i) => {
     const u = batch[i] as SignedUpdate;
     if ('reason' in p) return refusal([u], 0, p.reason, p.message);
@@ -133,7 +134,7 @@ export async function checkEachAsync(batch: readonly SignedUpdate[], keyring: Ke
 }
 
 /** Verifies the plans that need it, on the pool; true for the others (skipped, or refused before verifying). */
-async function verifyPlans(plans: readonly Plan[]): Promise<boolean[]> {
+async function verifyPlans(plans: readonly Plan[], pool: VerifyPool): Promise<boolean[]> {
   const items: VerifyItem[] = [];
   const at: number[] = [];
   plans.forEach((p, i) => {
@@ -143,7 +144,7 @@ async function verifyPlans(plans: readonly Plan[]): Promise<boolean[]> {
   });
   const out = plans.map(() => true);
   if (items.length === 0) return out;
-  const ok = await verifyPool.verify(items);
+  const ok = await pool.verify(items);
   at.forEach((i, j) => (out[i] = ok[j] === true));
   return out;
 }

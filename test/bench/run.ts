@@ -4,7 +4,7 @@
  * replay vs a raw range scan, the sync v2 fleet (1,000 devices, 20 followers, a backlog catch-up;
  * fleet.ts), v2 against a protocol v1 build in the same run (protocol.ts; needs HAMSYNC_BENCH_V1),
  * and peak RSS, printed as one table. HAMSYNC_BENCH_ONLY=<section>[,<section>…] runs only those
- * sections (resolver, ingest, mqtt, replay, fleet, protocol, pi); see docs/bench.md.
+ * sections (resolver, ingest, mqtt, replay, fleet, protocol, pi, verify); see docs/bench.md.
  *
  * A script, not a test. `node --test dist/test/` also picks up this file: it then exits at once.
  * Sizes scale with BENCH_SCALE (default 1; e.g. 0.1 for a smoke run).
@@ -16,13 +16,14 @@ import { benchReplay } from './replay.js';
 import { benchFleet } from './fleet.js';
 import { benchProtocol, PROTOCOL_SECTION } from './protocol.js';
 import { benchPi, PI_SECTION } from './pi.js';
+import { benchVerify } from './verify.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
 
-const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi'] as const;
+const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'verify'] as const;
 
 /** The sections HAMSYNC_BENCH_ONLY names (all when unset); an unknown name is an error naming it. */
 function selected(): Set<string> {
@@ -86,12 +87,15 @@ async function main(): Promise<void> {
     notes.push(...pi.notes);
   }
 
+  // (h) Signed puts: Ed25519 verification against the native floor, old and new pool, and through the hub (verify.ts).
+  if (want.has('verify')) for (const r of await benchVerify()) rows.push({ section: 'verify: signed puts vs crypto.verify on one thread (median of 3)', ...r });
+
   // (c) Memory.
   if (want.has('ingest')) rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
   rows.push({ section: 'memory', what: 'peak RSS, whole run', rate: mib(process.resourceUsage().maxRSS), vs: want.has('resolver') ? 'incl. resolver vectors held in memory' : 'process.resourceUsage().maxRSS' });
 
   // Print in the order (a) resolver, (b) ingest, (c) memory, whatever order they ran in.
-  const order = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'memory'];
+  const order = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'verify', 'memory'];
   const rank = (text: string): number => {
     const i = text.startsWith('WARNING') ? 0 : order.findIndex((o) => text.startsWith(o));
     return i < 0 ? 1 : i;
