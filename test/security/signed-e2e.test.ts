@@ -203,10 +203,12 @@ test('--require-signed on the broker: keys from --keys only; unsigned puts of un
   // A device without a signing key: its put is refused (no PUBACK, disconnect), kept in its outbox.
   // Peer mode: a device whose every put is refused is disconnected at each try, so a hub feed
   // would restart at each reconnect; the put topics reach it through its persistent session.
-  const legacy = await startDaemon(h, 'legacy', hub.url, ['--keys', keysFile, '--sync', 'peer']);
+  // Its reconnect delay is capped at 1 s: refused at every try, it would otherwise back off up to
+  // a minute between sessions, and the relayed put only reaches it while it is connected.
+  const legacy = await startDaemon(h, 'legacy', hub.url, ['--keys', keysFile, '--sync', 'peer', '--reconnect-max', '1s']);
   await putApi(pi7.http, [{ k: 'pi-7/a', v: 1 }]);
   await putApi(legacy.http, [{ k: 'legacy/a', v: 1 }]);
-  await until(async () => getKey(legacy.http, 'pi-7/a'), { what: 'the signed put relayed' });
+  await until(async () => getKey(legacy.http, 'pi-7/a'), { what: 'the signed put relayed', timeoutMs: 30_000 });
   await until(async () => ((await counters(hub.http))['sig.refused.unknown-source'] ?? 0) >= 1, { what: 'the unsigned put refused' });
   const st = await statusOf(legacy.http);
   assert.ok(st.outbox.updates >= 1, `the refused update waits in the device's outbox: ${JSON.stringify(st.outbox)}`);
