@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startAdminApi } from '../../broker/admin-http.js';
+import { Hub } from '../../broker/hub.js';
 import { startBroker } from '../../broker/server.js';
+import { ProcessInfo } from '../../src/admin/process-info.js';
+import { createContext } from '../../src/context.js';
+import { Replica } from '../../src/sync/replica.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
@@ -45,6 +50,24 @@ test('broker: /healthz 200 while it runs; /readyz 200, then 503 naming the store
   assert.equal((await probe(port, '/healthz')).status, 200, 'still alive');
   await b.close();
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'a stopped broker answers nothing');
+});
+
+test('broker: /readyz is 503 naming the MQTT listener while it does not accept connections, 200 again once it does', { timeout: 30_000 }, async (t) => {
+  const replica = await Replica.open({ dataDir: tempDir(t), changeLog: true });
+  t.after(() => replica.close());
+  const hub = new Hub(createContext(), { replica });
+  let listening = true;
+  const api = await startAdminApi({ host: '127.0.0.1', port: 0 }, hub, replica, createContext().log, { info: new ProcessInfo(), clients: () => 0, listening: () => listening });
+  t.after(() => new Promise((r) => api.server.close(r)));
+  assert.equal((await probe(api.port, '/readyz')).status, 200);
+  listening = false;
+  const down = await probe(api.port, '/readyz');
+  assert.equal(down.status, 503);
+  assert.deepEqual(down.body.checks?.map((c) => [c.name, c.ok]), [['store', true], ['mqtt', false]]);
+  assert.match(down.body.reason ?? '', /^mqtt: the MQTT listener is not accepting connections/);
+  assert.equal((await probe(api.port, '/healthz')).status, 200, 'still alive');
+  listening = true;
+  assert.equal((await probe(api.port, '/readyz')).status, 200);
 });
 
 test('daemon: /readyz stays 200 while the broker is away and the outbox has room, 503 once it is full, 503 naming the store once closed', { timeout: 30_000 }, async (t) => {
