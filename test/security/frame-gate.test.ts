@@ -4,7 +4,7 @@ import { Duplex } from 'node:stream';
 import { FrameScanner, GatedStream, MalformedLengthError, PacketTooLargeError } from '../../broker/frame-gate.js';
 import { varint } from '../helpers/mqtt-bytes.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 function packet(bodyLength: number): Buffer {
   return Buffer.concat([Buffer.from([0x30, ...varint(bodyLength)]), Buffer.alloc(bodyLength, 7)]);
@@ -120,7 +120,7 @@ describe('gated stream (outgoing queue bound)', () => {
     const g = gate(inner, cuts, 100_000, 100);
     g.on('error', () => undefined);
     g.write(Buffer.alloc(10));
-    await sleep(250);
+    await until(() => cuts.length > 0, { what: 'the stalled link cut' });
     assert.deepEqual(cuts, ['stalled']);
   });
 
