@@ -26,6 +26,7 @@ import { authorize } from './authorize.js';
 import { createContext } from '../src/context.js';
 import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import type { RateLimitOptions } from './rate-limit.js';
+import type { ClusterOptions } from './cluster/options.js';
 
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
@@ -86,6 +87,8 @@ export interface BrokerOptions {
   http?: { host: string; port: number };
   /** Extra replica options (clock, limits, queue caps and horizon). */
   replica?: Omit<ReplicaOptions, 'dataDir'>;
+  /** Be one node of a hub cluster on Redis (broker/cluster/); undefined: a single broker. */
+  cluster?: ClusterOptions;
 }
 
 /** Longest client id accepted, for every protocol version (CONNACK 2 beyond it). */

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { hostname } from 'node:os';
 import { HamsyncError } from '../errors.js';
 import { assertNamespace } from '../wire/topics.js';
 import { queueOptionsOf, retentionOf } from '../config/queues.js';
@@ -60,6 +61,7 @@ export async function handler(argv: Merged<typeof BROKER>): Promise<void> {
     ...connectionLimitsOf(argv),
     ...(argv.keys !== undefined ? { keysFile: argv.keys } : {}),
     requireSigned: argv.requireSigned === true,
+    ...(argv.cluster !== undefined ? { cluster: { url: argv.cluster, nodeId: argv.nodeId ?? hostname(), ...(argv.advertise !== undefined ? { advertise: argv.advertise } : {}), logMax: argv.clusterLogMax } } : {}),
     ...(argv.users !== undefined ? { auth: { usersFile: argv.users, allowAnonymous: argv.allowAnonymous === true } } : {}),
     ...(argv.tlsCert !== undefined && argv.tlsKey !== undefined ? { tls: { cert: argv.tlsCert, key: argv.tlsKey, ...(argv.tlsCa !== undefined ? { ca: argv.tlsCa } : {}) } } : {}),
   });

@@ -3,7 +3,7 @@
  * defaults, which broker/server.ts applies.
  */
 import { DEFAULT_WIRE_LIMITS } from '../wire/codec.js';
-import { age, bool, count, file, hostPort, ns, port, positiveSize, size, str } from './checks.js';
+import { age, bool, brokerUrl, count, file, hostPort, nodeId, ns, port, positiveSize, redisUrl, size, str } from './checks.js';
 import { bytesText, msText, optionTable, type OptionsOf } from './option-table.js';
 import { defaultDataDir, LOG_LEVEL, queueOptions } from './shared-options.js';
 
@@ -43,6 +43,10 @@ export const BROKER = optionTable({
   allowAnonymous: { type: 'boolean', default: false, check: bool, describe: 'with --users: let clients without credentials in as read-only observers' },
   keys: { type: 'string', check: file, describe: 'keys file of devices\' Ed25519 public keys (`hamsync key list --json`), with the users file\'s `pub`: puts from those devices must be signed' },
   requireSigned: { type: 'boolean', default: false, check: bool, describe: 'refuse puts from devices without a known public key too' },
+  cluster: { type: 'string', defaultText: 'off: a single broker', check: redisUrl, describe: 'join a hub cluster sharing this Redis server (redis://host:6379): every node holds every update (docs/operations.md "Cluster")' },
+  nodeId: { type: 'string', defaultText: 'the host name', check: nodeId, describe: 'with --cluster: this node\'s id, unique in the cluster' },
+  advertise: { type: 'string', defaultText: 'mqtt://<host>:<port>', check: brokerUrl, describe: 'with --cluster: the MQTT URL other nodes reach this node at (snapshots between nodes)' },
+  clusterLogMax: { type: 'number', unit: 'entries', defaultBy: 'program', default: 1_000_000, check: count(1), describe: 'with --cluster: entries the shared Redis stream keeps (one per durable batch); a node further behind takes snapshots from its peers' },
 });
 
 /** Options of `hamsync broker`, as given (CLI, env or config file). */

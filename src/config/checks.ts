@@ -28,6 +28,12 @@ export const filters: Check = (v, f) => {
 export const brokerUrl: Check = (v, f) => {
   if (typeof v !== 'string' || !/^(mqtts?|wss?):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\/\S*)?$/.test(v)) fail(f, 'a URL like mqtt://host:1883 or mqtts://host:8883', v);
 };
+export const redisUrl: Check = (v, f) => {
+  if (typeof v !== 'string' || !/^rediss?:\/\/([^@\s/]+@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\/\d{1,2})?$/.test(v)) fail(f, 'a URL like redis://host:6379', v);
+};
+export const nodeId: Check = (v, f) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(v)) fail(f, '1-64 characters of [A-Za-z0-9_.-]', v);
+};
 export const ppm: Check = (v, f) => void checkDriftPpm(v, f);
 export const clockOffset: Check = (v, f) => void parseClockOffset(v, f);
 export const size: Check = (v, f) => void parseSize(v, f);
