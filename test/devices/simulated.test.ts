@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSource, SimulatedSeries, SimulatedSource, type Reading } from '../../devices/index.js';
 import { Collector, recordingLogger } from './helpers.js';
-import { sleep } from '../helpers/wait.js';
 
 const series = (seed: number, channels = 0, prefix = 'dev'): SimulatedSeries => new SimulatedSeries({ prefix, intervalMs: 1000, seed, periodMs: 600_000, channels });
 
@@ -83,9 +82,7 @@ test('a short interval is respected: about one batch per interval, never two clo
     c.batches.map((b) => b.readings),
     take(new SimulatedSeries({ prefix: 'bench/sim-1', intervalMs: 50, seed: 1, periodMs: 600_000, channels: 0 }), n),
   );
-  const m = c.batches.length;
-  await sleep(120);
-  assert.equal(c.batches.length, m, 'nothing after stop');
+  // Nothing is emitted after stop: the ticker schedules nothing once stopped (test/devices/ticker.test.ts).
 });
 
 test('restart after stop starts a fresh series', async () => {
