@@ -11,13 +11,13 @@ import { fakeTimer } from '../helpers/fake-timer.js';
 import { select, type Selection } from '../../src/replay/select.js';
 import { seedFromEnv } from '../helpers/seed.js';
 import { tempDir } from '../helpers/tmp.js';
-import { sleep } from '../helpers/wait.js';
 
 const SEED = seedFromEnv(424242);
 
+/** Every write is on disk and no promotion runs (the manual clock starts one at once when it moves). */
 async function settle(replica: Replica): Promise<void> {
   await replica.flushed();
-  await sleep(30);
+  await replica.idle();
   await replica.flushed();
 }
 

@@ -16,7 +16,7 @@ import { DEFAULT_QUEUE_LIMITS } from '../../src/sync/queue-limits.js';
 import { expectHamsyncError } from '../helpers/errors.js';
 import { prng, seedFromEnv } from '../helpers/seed.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 const T0 = 1_000_000;
 const DAY = 86_400_000;
@@ -62,19 +62,11 @@ function recount(r: Replica): Record<string, SourceQueues> {
  * background (counts move when it writes, rows vanish when that commits): wait for it to settle.
  */
 async function assertExact(r: Replica, label: string): Promise<void> {
-  const deadline = Date.now() + 2000;
-  for (;;) {
-    await r.flushed();
-    const memory = r.queues().sources;
-    const rows = recount(r);
-    try {
-      assert.deepEqual(memory, rows, `${label}: in-memory counts match a recount`);
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    await sleep(5);
-  }
+  // The clock is manual: advancing it starts any promotion at once, so once the replica is idle
+  // (no promotion, release or drop running, every batch committed) nothing can still move.
+  await r.idle();
+  await r.flushed();
+  assert.deepEqual(r.queues().sources, recount(r), `${label}: in-memory counts match a recount`);
 }
 
 describe('options', () => {
@@ -140,13 +132,13 @@ describe('the horizon', () => {
     // A resend is recognised as the same update: no second row.
     assert.deepEqual(r.receive([upd('k', T0 + 2000, 'from the future')]).results, [{ decision: 'quarantine', duplicate: true }]);
     clock.advance(10_000);
-    await sleep(20);
+    await r.idle();
     assert.equal(r.get('k')?.value, 'now');
     await r.close();
     r = await Replica.open({ dataDir: dir, clock, maxFutureMs: 1000 });
     t.after(() => r.close());
     clock.advance(10_000);
-    await sleep(20);
+    await r.idle();
     assert.equal(r.get('k')?.value, 'now', 'still the old value');
     assert.deepEqual(
       r.quarantined().map((e) => e.value),
@@ -424,7 +416,6 @@ describe('exact counts under a random workload', () => {
           r = await Replica.open(options);
         }
         if (step % 10 === 0) {
-          await sleep(5);
           await assertExact(r, `seed ${seed}, step ${step}`);
         }
         const s = r.queues().sources;
@@ -432,7 +423,6 @@ describe('exact counts under a random workload', () => {
           assert.ok(q.deferred <= 30 && q.deferredBytes <= 600 && q.quarantined <= 10, `seed ${seed}: ${src} within its caps: ${JSON.stringify(q)}`);
         }
       }
-      await sleep(5);
       await assertExact(r, `seed ${seed}, end`);
       assert.ok(Object.keys(refused).length > 0, `seed ${seed}: the workload reached a cap at least once`);
     } catch (err) {
