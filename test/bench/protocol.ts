@@ -14,16 +14,12 @@ import { kib, mib } from '../helpers/v2.js';
 import { CLI } from './fleet-procs.js';
 import { SAT_PER_PHASE } from './protocol-load.js';
 import { LIVE_PER_PUT, protocolRun, type Build, type ProtocolRun } from './protocol-run.js';
-import { median, minMax } from './stats.js';
+import { benchRuns, median, minMax, type SectionRow } from './stats.js';
 
 export const V1_COMMIT = '4aac33c';
 export const PROTOCOL_SECTION = 'protocol: v2 vs v1 in the same run (v2 median; v2/v1 of the medians; spread = min–max of the runs)';
 
-export interface ProtocolRow {
-  what: string;
-  rate: string;
-  vs: string;
-}
+export type ProtocolRow = Omit<SectionRow, 'section'>;
 
 interface Figure {
   what: string;
@@ -69,13 +65,13 @@ export async function benchProtocol(): Promise<{ rows: ProtocolRow[]; notes: str
     return { rows: [], notes: [], skipped: `protocol: skipped (no v1 baseline): run \`test/bench/build-v1.sh /tmp/hamsync-v1\`, then \`HAMSYNC_BENCH_V1=/tmp/hamsync-v1 npm run bench\` (docs/bench.md)` };
   }
   const v1 = v1Build(dir);
-  const runs = positive('HAMSYNC_BENCH_RUNS', 3);
+  const runs = benchRuns();
   const n = positive('HAMSYNC_BENCH_N', 50_000);
   const results = { v1: [] as ProtocolRun[], v2: [] as ProtocolRun[] };
   const started = Date.now();
+  // Alternating pairs, the order reversed every other run (as the other sections do).
   for (let i = 0; i < runs; i++) {
-    results.v1.push(await protocolRun(v1, n));
-    results.v2.push(await protocolRun(V2, n));
+    for (const build of i % 2 === 0 ? [v1, V2] : [V2, v1]) results[build === v1 ? 'v1' : 'v2'].push(await protocolRun(build, n));
   }
   const rows = FIGURES.map((f) => {
     const a = results.v1.map(f.get);
