@@ -47,6 +47,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private readonly parts: ReplicaParts;
   private closed = false;
   private outboxQueue: Outbox | undefined;
+  /** performance.now() of the last successful probeWrite (see there). */
+  private lastProbe = -Infinity;
   private readonly hooks: ReplicaHooks = emitterHooks(this, this.counters, () => this.assertOpen());
 
   private constructor(
@@ -250,10 +252,16 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return { liveKeys: count(this.store.live), historyRows: count(this.store.history), bytes: (env.lastPageNumber + 1) * env.pageSize };
   }
 
-  /** Resolves once a small write (a `health` marker in the store's meta) has committed; throws when closed or not writable. */
-  async probeWrite(): Promise<void> {
+  /**
+   * Resolves once a small write (a `health` marker in the store's meta) has committed; throws when
+   * closed or not writable. A success is trusted for `maxAgeMs` (default 10 s): a readiness probe
+   * every few seconds does not wear an SD card with a write each time. Failures are not cached.
+   */
+  async probeWrite(maxAgeMs = 10_000): Promise<void> {
     this.assertOpen();
+    if (performance.now() - this.lastProbe < maxAgeMs) return;
     await this.store.meta.put('health', Date.now());
+    this.lastProbe = performance.now();
   }
 
   /** The store-and-forward outbox kept in this replica's LMDB environment (device side). */
