@@ -14,8 +14,8 @@
  *
  * The queue is bounded (`maxQueued` items, waiting or being verified): a call that would pass it
  * is refused at once with HAMSYNC_ERR_VERIFY_FULL (the hub then refuses the put without storing
- * or acknowledging it). Workers start when all running ones are busy and do not keep the
- * process alive while idle.
+ * or acknowledging it). Workers start when all running ones are busy, do not keep the process
+ * alive while idle, and stop after `idleMs` without work (a thread's memory matters on a Pi).
  * A worker that dies fails every call with an item in its hands (no partial answers), and is
  * replaced at the next dispatch.
  */
@@ -37,6 +37,8 @@ export interface VerifyPoolOptions {
   worker?: URL;
   /** The `workerData` the script is started with. */
   workerData?: unknown;
+  /** A worker with nothing to do for this long is stopped (started again when needed). Default 30 s. */
+  idleMs?: number;
 }
 
 /** Most items in one worker message. */
@@ -46,6 +48,7 @@ const MIN_SHARE = 16;
 /** Messages a worker holds at once: one being verified, one ready behind it (no idle gap for the round trip). */
 const DEPTH = 2;
 export const DEFAULT_MAX_QUEUED = 65_536;
+export const DEFAULT_IDLE_MS = 30_000;
 
 /** One `verify` call. */
 interface Call {
@@ -70,11 +73,14 @@ interface Part {
 interface Slot {
   worker: Worker;
   jobs: Map<number, Part[]>;
+  /** Armed while the worker has no job: stops it when it fires. */
+  idle?: NodeJS.Timeout;
 }
 
 export class VerifyPool {
   readonly size: number;
   readonly maxQueued: number;
+  readonly idleMs: number;
   private readonly script: URL;
   private readonly workerData: unknown;
   private readonly slots: Slot[] = [];
@@ -91,6 +97,7 @@ export class VerifyPool {
     const o = typeof options === 'number' ? { size: options } : options;
     this.size = Math.max(1, o.size ?? availableParallelism());
     this.maxQueued = Math.max(1, o.maxQueued ?? DEFAULT_MAX_QUEUED);
+    this.idleMs = Math.max(0, o.idleMs ?? DEFAULT_IDLE_MS);
     this.script = o.worker ?? new URL('./verify-worker.js', import.meta.url);
     this.workerData = o.workerData;
   }
@@ -134,7 +141,7 @@ export class VerifyPool {
     const stopped = new Error('signature verification worker exited: the pool was closed');
     for (const call of this.waiting.splice(0)) this.fail(call, stopped);
     this.waitingItems = 0;
-    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.splice(0).map((s) => (clearTimeout(s.idle), s.worker.terminate())));
   }
 
   private schedule(): void {
@@ -184,7 +191,11 @@ export class VerifyPool {
     for (const p of parts) for (let i = p.from; i < p.from + p.count; i++) items.push(p.call.items[i] as VerifyItem);
     const id = this.nextId++;
     const job = packItems(id, items);
-    if (slot.jobs.size === 0) slot.worker.ref();
+    if (slot.jobs.size === 0) {
+      clearTimeout(slot.idle);
+      slot.idle = undefined;
+      slot.worker.ref();
+    }
     slot.jobs.set(id, parts);
     this.sentMessages++;
     slot.worker.postMessage(job, [job.buf]);
@@ -208,10 +219,25 @@ export class VerifyPool {
       }
     }
     if (this.waitingItems > 0) this.dispatch();
+    if (slot.jobs.size === 0 && slot.idle === undefined) this.armIdle(slot);
+  }
+
+  /** Stops `slot`'s worker if it is still without work after idleMs. */
+  private armIdle(slot: Slot): void {
+    slot.idle = setTimeout(() => {
+      slot.idle = undefined;
+      if (slot.jobs.size > 0) return;
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      slot.worker.removeAllListeners('exit');
+      void slot.worker.terminate();
+    }, this.idleMs);
+    slot.idle.unref();
   }
 
   /** A worker died: the calls it held fail whole (their other parts are dropped as they come back). */
   private lost(slot: Slot, err: Error): void {
+    clearTimeout(slot.idle);
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     for (const parts of slot.jobs.values()) {

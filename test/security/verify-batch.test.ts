@@ -151,3 +151,19 @@ test('the queue bound holds: a call past maxQueued is refused at once with HAMSY
   assert.equal(h.counters.get('rejected.HAMSYNC_ERR_VERIFY_FULL'), 1);
   assert.match(h.acks[0]?.err?.message ?? 'acknowledged', /^HAMSYNC_ERR_VERIFY_FULL: the signature verification queue holds 0 updates; 6 more would pass its limit of 5$/);
 });
+
+test('a worker idle for idleMs is stopped, and a later call starts one again', async (t) => {
+  const pool = new VerifyPool({ size: 1, idleMs: 50 });
+  t.after(() => pool.close());
+  assert.deepEqual(await pool.verify([item(1, 'no')]), [true]);
+  assert.equal(pool.workers, 1);
+  await until(() => pool.workers === 0, { what: 'the idle worker to stop', timeoutMs: 5000 });
+  assert.deepEqual(await pool.verify([item(2, 'no'), item(3, 'data')]), [true, false]);
+  assert.equal(pool.workers, 1);
+  // While it works it is not stopped: a long idleMs keeps it between calls.
+  const kept = new VerifyPool({ size: 1 });
+  t.after(() => kept.close());
+  await kept.verify([item(4, 'no')]);
+  assert.equal(kept.idleMs, 30_000);
+  assert.equal(kept.workers, 1);
+});
