@@ -7,12 +7,25 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../helpers/tmp.js';
+import { tempDir, type HasAfter } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { FakeHub, startDaemon, upd } from './daemon-fake-hub.js';
 
 const NS = 'default';
 const PUT_ALL = `hamsync/${NS}/put/+`;
+
+/** A fake hub H1 (epoch `epoch`) announced to a new daemon `id`, and the daemon's first feed request. */
+async function followingH1(t: HasAfter, id: string, epoch: number): Promise<{ hub: FakeHub; d: Awaited<ReturnType<typeof startDaemon>>; req: Awaited<ReturnType<FakeHub['request']>>['req'] }> {
+  const hub = await FakeHub.start();
+  const d = await startDaemon(hub.url, { id, dataDir: join(tempDir(t), id) });
+  t.after(async () => {
+    await d.stop();
+    await hub.close();
+  });
+  await hub.announce('H1', epoch);
+  const { req } = await hub.request(id);
+  return { hub, d, req };
+}
 
 test('auto mode: peer until the hub announces itself, then hub mode without put/+', { timeout: 30_000 }, async (t) => {
   const hub = await FakeHub.start();
@@ -82,14 +95,7 @@ test('pages are stored and acknowledged in order; the cursor survives a restart 
 });
 
 test('a page with one invalid update: the others are stored and the page is acknowledged', { timeout: 30_000 }, async (t) => {
-  const hub = await FakeHub.start();
-  const d = await startDaemon(hub.url, { id: 'd3', dataDir: join(tempDir(t), 'd3') });
-  t.after(async () => {
-    await d.stop();
-    await hub.close();
-  });
-  await hub.announce('H1', 1);
-  const { req } = await hub.request('d3');
+  const { hub, d, req } = await followingH1(t, 'd3', 1);
   await hub.page('d3', { id: req.id, n: 1, to: 3, head: 3, updates: [upd('ok/1', 1), upd('bad/state', 2, 'other', -5), upd('ok/2', 3)] });
   await hub.acked('d3', req.id, 1);
   assert.equal(d.replica.get('ok/1')?.value, 1);
@@ -104,14 +110,7 @@ test('a page with one invalid update: the others are stored and the page is ackn
 });
 
 test('snapshot pages without "to" leave the cursor; the last one (with "to") moves it', { timeout: 30_000 }, async (t) => {
-  const hub = await FakeHub.start();
-  const d = await startDaemon(hub.url, { id: 'd4', dataDir: join(tempDir(t), 'd4') });
-  t.after(async () => {
-    await d.stop();
-    await hub.close();
-  });
-  await hub.announce('H1', 2);
-  const { req } = await hub.request('d4');
+  const { hub, d, req } = await followingH1(t, 'd4', 2);
   const snap = { id: req.id, epoch: 2, mode: 'snapshot' as const, snap: true, head: 50 };
   await hub.page('d4', { ...snap, n: 1, updates: [upd('s/1', 1)] });
   await hub.acked('d4', req.id, 1);
@@ -127,14 +126,7 @@ test('snapshot pages without "to" leave the cursor; the last one (with "to") mov
 });
 
 test('a redelivered page is acknowledged again; a gap asks anew; pages of an old request are ignored', { timeout: 30_000 }, async (t) => {
-  const hub = await FakeHub.start();
-  const d = await startDaemon(hub.url, { id: 'd5', dataDir: join(tempDir(t), 'd5') });
-  t.after(async () => {
-    await d.stop();
-    await hub.close();
-  });
-  await hub.announce('H1', 1);
-  const { req } = await hub.request('d5');
+  const { hub, d, req } = await followingH1(t, 'd5', 1);
   await hub.page('d5', { id: req.id, n: 1, to: 1, updates: [upd('r/1', 1)] });
   await hub.acked('d5', req.id, 1);
   await hub.page('d5', { id: req.id, n: 1, to: 1, updates: [upd('r/1', 1)] });
