@@ -48,7 +48,7 @@ export interface MqBridgeOptions {
 }
 
 export interface MqBridgeStatus {
-  /** Both Redis connections (publish, subscribe) are ready. */
+  /** Both Redis connections (publish, subscribe) are ready, and the subscription was made. */
   redis: 'up' | 'down';
   inFlight: number;
   inFlightBytes: number;
@@ -69,6 +69,8 @@ export class MqBridge {
   private inFlightBytes = 0;
   private delivering = 0;
   private closed = false;
+  /** Redis acknowledged our subscription once (ioredis makes it again after each reconnect). */
+  private subscribed = false;
   private aedes: Aedes | undefined;
 
   constructor(private readonly options: MqBridgeOptions) {
@@ -88,7 +90,7 @@ export class MqBridge {
     this.redis.on(`${this.prefix}#`, (m, done) => {
       done();
       this.receive(m);
-    });
+    }, () => (this.subscribed = true));
     let wasReady = false;
     this.pub.on('ready', () => {
       if (wasReady) this.log.info('cluster pub/sub: Redis connection back');
@@ -106,7 +108,7 @@ export class MqBridge {
   }
 
   status(): MqBridgeStatus {
-    const up = this.pub.status === 'ready' && this.sub.status === 'ready';
+    const up = this.subscribed && this.pub.status === 'ready' && this.sub.status === 'ready';
     return { redis: up ? 'up' : 'down', inFlight: this.inFlight, inFlightBytes: this.inFlightBytes, delivering: this.delivering };
   }
 
