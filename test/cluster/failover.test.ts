@@ -95,3 +95,18 @@ test('a daemon with two brokers fails over to the second, loses no acknowledged 
   assert.deepEqual(lost, []);
   assert.ok(ledger.slice(onB).every((k) => b?.replica.get(k)), 'every put after the move is on B');
 });
+
+test('each broker URL keeps its own transport: a dead mqtt:// URL, then a ws:// one', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const hub = await startBroker({ port: 0, wsPort: 0, host: HOST, dataDir: join(dir, 'hub') });
+  t.after(() => hub.close());
+  const dead = await startBroker({ port: 0, host: HOST, dataDir: join(dir, 'dead') });
+  const deadUrl = url(dead);
+  await dead.close();
+  const wsUrl = `ws://${HOST}:${String(hub.wsPort)}/mqtt`;
+  const daemon = await Daemon.start({ id: 'pi-2', broker: [deadUrl, wsUrl], dataDir: join(dir, 'pi-2'), http: `${HOST}:0`, reconnectMin: '50ms', reconnectMax: '200ms' });
+  t.after(() => daemon.stop());
+  await until(() => daemon.status().connected && daemon.status().broker === wsUrl, { what: 'the daemon on the ws:// URL' });
+  await daemon.put([{ key: 'pi-2/x', value: 1 }]);
+  await until(() => hub.replica.get('pi-2/x'), { what: 'the put on the hub, through WebSocket' });
+});
