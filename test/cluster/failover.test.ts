@@ -5,6 +5,7 @@
  * data dir), every other one goes to B; none is lost.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startBroker, type RunningBroker } from '../../broker/server.js';
@@ -35,12 +36,12 @@ test('a daemon with two brokers fails over to the second, loses no acknowledged 
   const urlA = url(a);
   const urlB = url(b);
   const hubA = a.hub.sync.status().hub;
+  const daemon = await Daemon.start({ id: 'pi-1', broker: [urlA, urlB], dataDir: join(dir, 'pi-1'), http: `${HOST}:0`, sync: 'hub', reconnectMin: '50ms', reconnectMax: '400ms' });
   t.after(async () => {
+    await daemon.stop();
     await a?.close();
     await b?.close();
   });
-  const daemon = await Daemon.start({ id: 'pi-1', broker: [urlA, urlB], dataDir: join(dir, 'pi-1'), http: `${HOST}:0`, sync: 'hub', reconnectMin: '50ms', reconnectMax: '400ms' });
-  t.after(() => daemon.stop());
   const http = `${HOST}:${daemon.httpPort}`;
   const status = async (): Promise<{ broker: string; brokers?: string[]; connected: boolean; sync: { hub: { id: string } | null; last: string | null; position: number | null } }> =>
     (await api(http, 'GET', '/v1/status')).body as never;
@@ -99,13 +100,17 @@ test('a daemon with two brokers fails over to the second, loses no acknowledged 
 test('each broker URL keeps its own transport: a dead mqtt:// URL, then a ws:// one', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const hub = await startBroker({ port: 0, wsPort: 0, host: HOST, dataDir: join(dir, 'hub') });
-  t.after(() => hub.close());
-  const dead = await startBroker({ port: 0, host: HOST, dataDir: join(dir, 'dead') });
-  const deadUrl = url(dead);
-  await dead.close();
+  // A port that takes connections and drops them at once (held, so no other test can take it).
+  const dead = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => dead.listen(0, HOST, r));
+  const deadUrl = `mqtt://${HOST}:${(dead.address() as net.AddressInfo).port}`;
   const wsUrl = `ws://${HOST}:${String(hub.wsPort)}/mqtt`;
   const daemon = await Daemon.start({ id: 'pi-2', broker: [deadUrl, wsUrl], dataDir: join(dir, 'pi-2'), http: `${HOST}:0`, reconnectMin: '50ms', reconnectMax: '200ms' });
-  t.after(() => daemon.stop());
+  t.after(async () => {
+    await daemon.stop();
+    await hub.close();
+    await new Promise((r) => dead.close(r));
+  });
   await until(() => daemon.status().connected && daemon.status().broker === wsUrl, { what: 'the daemon on the ws:// URL' });
   await daemon.put([{ key: 'pi-2/x', value: 1 }]);
   await until(() => hub.replica.get('pi-2/x'), { what: 'the put on the hub, through WebSocket' });
