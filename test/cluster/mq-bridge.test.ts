@@ -169,3 +169,21 @@ test('what waits for Redis is bounded: a message over the byte bound is dropped 
   assert.equal(counters.get('cluster.mq.dropped.full'), 1);
   assert.deepEqual(local, ['app/big', 'app/small'], 'local delivery is not bounded by Redis');
 });
+
+test('a node started while Redis is down serves its own clients, and joins the cluster when Redis comes up', { skip, timeout: 60_000 }, async (t) => {
+  const redis = await PrivateRedis.start(t);
+  const n2 = await node(t, redis, 'n2');
+  const s2 = await client(t, n2, 'sub-2');
+  await s2.c.subscribeAsync('app/#', { qos: 1 });
+  await redis.stop();
+  const n1 = await startBroker({ port: 0, host: '127.0.0.1', dataDir: tempDir(t), cluster: { url: redis.url, nodeId: 'n1' } });
+  t.after(() => n1.close());
+  assert.equal(n1.mqBridge?.status().redis, 'down');
+  const local = await client(t, n1, 'local-1');
+  await local.c.subscribeAsync('app/#', { qos: 1 });
+  await local.c.publishAsync('app/early', 'x', { qos: 1 });
+  await until(() => local.got.includes('app/early x'), { what: 'local delivery without Redis' });
+  await redis.restart();
+  await until(() => n1.mqBridge?.status().redis === 'up', { what: 'node 1 joined', timeoutMs: 20_000 });
+  await marker(local.c, 'joined', s2.got, local.got);
+});
