@@ -68,6 +68,9 @@ export class MqBridge {
   private inFlight = 0;
   private inFlightBytes = 0;
   private delivering = 0;
+  /** Messages from other nodes behind a retained one being stored (delivered in order, after it). */
+  private storing = 0;
+  private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Redis acknowledged our subscription once (ioredis makes it again after each reconnect). */
   private subscribed = false;
@@ -206,11 +209,17 @@ export class MqBridge {
     this.delivering++;
     const deliver = (): void => this.local.emit(packet, () => void this.delivering--);
     const persistence = (this.aedes as unknown as { persistence?: { storeRetained(p: Message): Promise<void> } } | undefined)?.persistence;
-    if (!packet.retain || !persistence) return deliver();
-    persistence.storeRetained(packet).then(deliver, (err: Error) => {
-      this.warn('retain', 'cluster pub/sub: a retained message from another node was not stored', { topic, err: err.message });
-      deliver();
-    });
+    const store = packet.retain && persistence !== undefined;
+    // In order: while a retained message is being stored, the messages after it wait for it.
+    if (!store && this.storing === 0) return deliver();
+    this.storing++;
+    this.tail = this.tail
+      .then(() => (store ? persistence.storeRetained(packet) : undefined))
+      .catch((err: Error) => this.warn('retain', 'cluster pub/sub: a retained message from another node was not stored', { topic, err: err.message }))
+      .then(() => {
+        this.storing--;
+        deliver();
+      });
   }
 
   /**

@@ -93,6 +93,10 @@ test('a retained message from another node is kept in this node\'s retained stor
   const late = await client(t, n2, 'late-2');
   await late.c.subscribeAsync('app/retained', { qos: 1 });
   await until(() => late.got.includes('app/retained kept'), { what: 'the retained message on node 2' });
+  // Storing a retained message does not let the messages after it overtake it.
+  await Promise.all(Array.from({ length: 60 }, (_, i) => pub.c.publishAsync('app/seq', String(i), { qos: 1, retain: i % 3 === 0 })));
+  await until(() => watch.got.includes('app/seq 59'), { what: 'the sequence on node 2' });
+  assert.deepEqual(watch.got.filter((g) => g.startsWith('app/seq ')), Array.from({ length: 60 }, (_, i) => `app/seq ${i}`));
 });
 
 test('Redis down: node 1 still serves its own clients; cross-node messages are dropped and counted; delivery resumes when Redis is back', { skip }, async (t) => {
