@@ -15,6 +15,8 @@ import { RetainedBudget, type RetainedBudgetOptions } from './retained-budget.js
 import type { Ack } from './refusals.js';
 import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
+import { RetainedState } from './retained-state.js';
+import { serveStateFromReplica, type RetainedPersistence } from './retained-store.js';
 import { SyncHub } from './feed/sync-hub.js';
 import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
 import { Fleet } from './fleet/fleet.js';
@@ -65,6 +67,7 @@ export class Hub {
   private readonly verify: PutVerify;
   private readonly routes: Routes;
   private readonly state: StatePublisher;
+  private readonly retainedState: RetainedState;
   /** Sync protocol v2: announcement, feeds, acknowledgements, change log retention. */
   readonly sync: SyncHub;
   /** Per-device records: last seen, clock skew, GPS offset, rate refusals (broker/fleet/). */
@@ -100,6 +103,7 @@ export class Hub {
       retain: (client, packet) => retained.take(client?.id ?? '', packet.topic, packet.payload.length),
     };
     this.state = new StatePublisher(ctx, replica, this.publisher);
+    this.retainedState = new RetainedState(ctx, replica);
   }
 
   /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
@@ -133,15 +137,18 @@ export class Hub {
   }
 
   /**
-   * Publishes through `aedes` and republishes the live view as retained state. The publish and
-   * subscribe decisions are installed by broker/authorize.ts, with the ACL's.
+   * Publishes through `aedes`: live view changes as they happen, while its retained lookups serve
+   * the state topics from the live view (broker/retained-store.ts; nothing is republished). The
+   * publish and subscribe decisions are installed by broker/authorize.ts, with the ACL's.
    */
   attach(aedes: Aedes): void {
     this.publisher.aedes = aedes;
+    // Aedes keeps its persistence (default: aedes-persistence's memory one) as `persistence`, untyped.
+    serveStateFromReplica((aedes as unknown as { persistence: RetainedPersistence }).persistence, this.ns, this.retainedState);
     this.fleet.clients = () => Object.keys((aedes as unknown as { clients: Record<string, unknown> }).clients);
     this.fleet.start();
-    const n = this.state.start();
-    this.log.info('hub attached', { ns: this.ns, liveKeys: n });
+    this.state.start();
+    this.log.info('hub attached', { ns: this.ns });
     this.sync.attach(aedes);
   }
 
