@@ -78,6 +78,12 @@ test('retained state from the live view: on SUBSCRIBE with the retain flag, chan
   await until(() => got.length >= 23, { what: 'twenty live changes', timeoutMs: 5000 });
   assert.deepEqual(got.slice(3).map((m) => [m.topic, m.retain, (JSON.parse(m.text) as { v: number }).v]), Array.from({ length: 20 }, (_, i) => [topic('pi/a'), false, i + 1]));
   assert.equal(broker.hub.counters.get('state.published'), 20);
+  // The `same` case: an exact repeat changes nothing and publishes nothing (the marker after it does).
+  await put(dev, 'dev-1', [{ k: 'pi/a', v: 20, s: S0 + 20 }]);
+  await put(dev, 'dev-1', [{ k: 'pi/marker', v: 1, s: S0 }]);
+  await until(() => got.some((m) => m.topic === topic('pi/marker')), { what: 'the marker', timeoutMs: 5000 });
+  assert.deepEqual(got.slice(23).map((m) => m.topic), [topic('pi/marker')]);
+  assert.equal(broker.hub.counters.get('state.published'), 21);
 
   // A client's retained message on a state topic is rejected; a newcomer gets the hub's value.
   const faker = await connect(t, broker, 'faker');
