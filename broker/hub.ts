@@ -15,6 +15,9 @@ import { RetainedBudget, type RetainedBudgetOptions } from './retained-budget.js
 import type { Ack } from './refusals.js';
 import { routePublish, type Routes } from './route.js';
 import { StatePublisher } from './state-publisher.js';
+import { RetainedState } from './retained-state.js';
+import { serveStateFromReplica, type RetainedPersistence } from './retained-store.js';
+import { StateAudience, type SubscriptionPersistence } from './state-audience.js';
 import { SyncHub } from './feed/sync-hub.js';
 import { DEFAULT_SYNC_LOG_MAX } from './feed/log-retention.js';
 import { Fleet } from './fleet/fleet.js';
@@ -51,7 +54,8 @@ export function servesFilter(ns: string, filter: string): boolean {
 /**
  * The hub replica inside the broker: every put on `hamsync/<ns>/put/<device>` is validated,
  * resolved with HAM and made durable in LMDB *before* Aedes sends the PUBACK (authorizePublish
- * runs before the ack); the resolved live view is published, retained, on the state topics.
+ * runs before the ack); the resolved live view is served on the state topics: retained lookups
+ * read it from LMDB, changes are published live.
  * This class wires the parts: topic routing (route.ts), the put path (put.ts, put-verify.ts,
  * put-commit.ts), refusals (refusals.ts), sync v2 feeds (feed/) and state
  * publishing (state-publisher.ts, publisher.ts).
@@ -65,6 +69,8 @@ export class Hub {
   private readonly verify: PutVerify;
   private readonly routes: Routes;
   private readonly state: StatePublisher;
+  private readonly retainedState: RetainedState;
+  private readonly audience: StateAudience;
   /** Sync protocol v2: announcement, feeds, acknowledgements, change log retention. */
   readonly sync: SyncHub;
   /** Per-device records: last seen, clock skew, GPS offset, rate refusals (broker/fleet/). */
@@ -99,7 +105,9 @@ export class Hub {
       consume: (packet) => this.refusals.consume(packet),
       retain: (client, packet) => retained.take(client?.id ?? '', packet.topic, packet.payload.length),
     };
-    this.state = new StatePublisher(ctx, replica, this.publisher);
+    this.audience = new StateAudience(this.ns);
+    this.state = new StatePublisher(ctx, replica, this.publisher, this.audience);
+    this.retainedState = new RetainedState(ctx, replica);
   }
 
   /** Replaces the keyring (the users file was reloaded); puts already being verified keep the old one. */
@@ -133,15 +141,21 @@ export class Hub {
   }
 
   /**
-   * Publishes through `aedes` and republishes the live view as retained state. The publish and
-   * subscribe decisions are installed by broker/authorize.ts, with the ACL's.
+   * Publishes through `aedes`: live view changes as they happen, when someone can hear them
+   * (broker/state-audience.ts), while its retained lookups serve the state topics from the live
+   * view (broker/retained-store.ts; nothing is republished). The publish and subscribe decisions
+   * are installed by broker/authorize.ts, with the ACL's.
    */
   attach(aedes: Aedes): void {
     this.publisher.aedes = aedes;
+    // Aedes keeps its persistence (default: aedes-persistence's memory one) as `persistence`, untyped.
+    const persistence = (aedes as unknown as { persistence: RetainedPersistence & SubscriptionPersistence }).persistence;
+    serveStateFromReplica(persistence, this.ns, this.retainedState);
+    this.audience.install(aedes, persistence);
     this.fleet.clients = () => Object.keys((aedes as unknown as { clients: Record<string, unknown> }).clients);
     this.fleet.start();
-    const n = this.state.start();
-    this.log.info('hub attached', { ns: this.ns, liveKeys: n });
+    this.state.start();
+    this.log.info('hub attached', { ns: this.ns });
     this.sync.attach(aedes);
   }
 

@@ -35,7 +35,7 @@ export function hubMetrics(hub: Hub, replica: Replica, connectedClients: () => n
   gaugeOf(r, 'hamsync_connected_clients', 'MQTT clients connected to the broker.', connectedClients);
   const stats = cached(250, () => replica.storeStats());
   gaugeOf(r, 'hamsync_live_keys', 'Keys with a live value.', () => stats().liveKeys);
-  gaugeOf(r, 'hamsync_retained_state_keys', 'Retained state messages the hub keeps on hamsync/<ns>/state/# (one per live key).', () => stats().liveKeys);
+  gaugeOf(r, 'hamsync_retained_state_keys', 'Retained state messages on hamsync/<ns>/state/# (one per live key, read from the live view on SUBSCRIBE).', () => stats().liveKeys);
   gaugeOf(r, 'hamsync_history_rows', 'Rows in the history (every resolved update).', () => stats().historyRows);
   gaugeOf(r, 'hamsync_store_size_bytes', 'Bytes the LMDB data file uses (last page times page size).', () => stats().bytes);
   const queues = cached(250, () => replica.queues().totals);

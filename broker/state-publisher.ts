@@ -1,11 +1,18 @@
 import type { Context } from '../src/context.js';
-import { canonical } from '../src/ham/lexical.js';
 import type { ChangeEvent, Replica } from '../src/sync/replica.js';
 import { encodeState } from '../src/wire/codec.js';
 import { topics } from '../src/wire/topics.js';
 import type { Publisher } from './publisher.js';
+import type { StateAudience } from './state-audience.js';
 
-/** The resolved live view, published retained on `hamsync/<ns>/state/<key>`: all of it on attach, then every change. */
+/**
+ * Every change of the resolved live view, published live (not retained) on
+ * `hamsync/<ns>/state/<key>` to the subscribers of the moment. What a subscriber gets on
+ * SUBSCRIBE, the retained state, is read from the live view itself (broker/retained-store.ts):
+ * nothing is republished at start and no key is kept twice. While no subscription can match a
+ * state topic (broker/state-audience.ts), changes are not published at all (counted
+ * `state.unheard`; published ones `state.published`).
+ */
 export class StatePublisher {
   private readonly onChange = (c: ChangeEvent): void => this.publishState(c.key, c.text, c.state, c.source, c.sig);
 
@@ -13,17 +20,12 @@ export class StatePublisher {
     private readonly ctx: Context,
     private readonly replica: Replica,
     private readonly publisher: Publisher,
+    private readonly audience: StateAudience,
   ) {}
 
-  /** Follows the replica's changes and republishes its live view; returns how many keys that was. */
-  start(): number {
+  /** Follows the replica's changes. */
+  start(): void {
     this.replica.on('change', this.onChange);
-    let n = 0;
-    for (const e of this.replica.live()) {
-      this.publishState(e.key, canonical(e.value), e.state, e.source, e.sig);
-      n++;
-    }
-    return n;
   }
 
   stop(): void {
@@ -31,6 +33,11 @@ export class StatePublisher {
   }
 
   private publishState(key: string, text: string, state: number, source: string, sig: string | undefined): void {
-    this.publisher.publish(topics.state(this.ctx.ns, key), encodeState(text, state, source, sig), true);
+    if (!this.audience.any) {
+      this.ctx.counters.inc('state.unheard');
+      return;
+    }
+    this.ctx.counters.inc('state.published');
+    this.publisher.publish(topics.state(this.ctx.ns, key), encodeState(text, state, source, sig), false);
   }
 }

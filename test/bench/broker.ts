@@ -1,7 +1,7 @@
 /**
  * Broker benchmark, the parts that run brokers and clients: how much the hub (HAM resolution +
- * LMDB durability before every PUBACK, plus the retained state publish) costs against a plain
- * Aedes that only acknowledges. The section's rows: broker-section.ts; latency: broker-latency.ts.
+ * LMDB durability before every PUBACK; no state subscriber here, so no state publish) costs
+ * against a plain Aedes that only acknowledges. The section's rows: broker-section.ts; latency: broker-latency.ts.
  *
  * `throughput`: updates/s from 10 simulated devices (10 mqtt.js clients, each its own device id,
  * QoS 1, a fixed in-flight window per client) with 1 or 100 updates per message, through our
