@@ -12,10 +12,10 @@
  * as Aedes does for an authorizePublish error.
  *
  * Backpressure: a connection may have `limits.messages` puts (`limits.bytes` of payload) taken
- * over and not yet acknowledged. Beyond that, the Aedes callback of each further put is withheld
- * until the connection is back within its limits; Aedes then reads nothing more from that socket
- * (TCP pushes back on the client), so what one connection holds is bounded by the limits plus one
- * socket chunk.
+ * over and not yet acknowledged. Beyond that, its socket is no longer read (the frame gate's
+ * `holdReading`; TCP then holds the client back) and the Aedes callback of each further put is
+ * withheld, until the connection is back within its limits; so what one connection holds is
+ * bounded by the limits plus the bytes the gate had already passed on (its 64 KiB buffer).
  *
  * Not taken over (the put path's answer goes to Aedes as before): QoS 2 puts, wills (published by
  * Aedes as their client closes) and puts without a connected client.
@@ -42,8 +42,15 @@ export interface UnackedLimits {
  */
 export const DEFAULT_UNACKED: Readonly<UnackedLimits> = Object.freeze({ messages: 1024, bytes: 8 * 1024 * 1024 });
 
+/** A connection stream that can stop reading its socket (GatedStream). */
+export interface ReadHold {
+  holdReading(hold: boolean): void;
+}
+
 /** One connection's unacknowledged puts. */
 interface Conn {
+  /** The connection's stream, if it can stop reading (broker/frame-gate.ts GatedStream). */
+  gate: ReadHold | undefined;
   unacked: number;
   bytes: number;
   /** Aedes callbacks withheld while over the limits (each releases at most once). */
@@ -133,8 +140,10 @@ export class PutAcks {
     });
     // Released after the put path took the put, so a client's puts reach it in the order sent.
     if (!released) {
-      if (this.over(c)) c.waiting.push(() => release(null));
-      else release(null);
+      if (this.over(c)) {
+        c.gate?.holdReading(true);
+        c.waiting.push(() => release(null));
+      } else release(null);
     }
   }
 
@@ -146,7 +155,8 @@ export class PutAcks {
   private conn(client: Client): Conn {
     let c = this.conns.get(client);
     if (!c) {
-      c = { unacked: 0, bytes: 0, waiting: [], acks: [] };
+      const conn = client.conn as Partial<ReadHold>;
+      c = { gate: typeof conn.holdReading === 'function' ? (conn as ReadHold) : undefined, unacked: 0, bytes: 0, waiting: [], acks: [] };
       this.conns.set(client, c);
     }
     return c;
@@ -159,6 +169,7 @@ export class PutAcks {
   /** Back within the limits: Aedes gets its withheld callbacks, and reads that socket again. */
   private drain(c: Conn): void {
     if (c.waiting.length === 0 || this.over(c)) return;
+    c.gate?.holdReading(false);
     const waiting = c.waiting;
     c.waiting = [];
     for (const release of waiting) release();
