@@ -147,11 +147,6 @@ export class PutAcks {
     }
   }
 
-  /** Puts taken over and not yet acknowledged, on this client's connection. */
-  unacked(client: Client): number {
-    return this.conns.get(client)?.unacked ?? 0;
-  }
-
   private conn(client: Client): Conn {
     let c = this.conns.get(client);
     if (!c) {
