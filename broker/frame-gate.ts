@@ -104,6 +104,8 @@ export class GatedStream extends Duplex {
   private stallTimer: NodeJS.Timeout | undefined;
   /** The first bytes of the connection, until the CONNECT's protocol level is known (see connect-level.ts). */
   private head: Buffer | undefined = Buffer.alloc(0);
+  /** Set by `holdReading`: the socket is not read, whatever Aedes asks for. */
+  private held = false;
 
   constructor(
     private readonly inner: Inner,
@@ -124,7 +126,7 @@ export class GatedStream extends Duplex {
         chunk = this.head;
         this.head = undefined;
       }
-      if (!this.push(chunk)) inner.pause();
+      if (!this.push(chunk) || this.held) inner.pause();
     });
     inner.on('end', () => this.push(null));
     inner.on('error', (err) => this.destroy(err));
@@ -183,8 +185,20 @@ export class GatedStream extends Duplex {
     if (last > 0) this.inner.uncork();
   }
 
+  /**
+   * Stops (true) or resumes (false) reading the socket, whatever Aedes asks for: backpressure on a
+   * client with too many puts waiting for their PUBACK (broker/put-ack.ts). Bytes already passed
+   * on stay with Aedes; the rest wait in the kernel, and TCP holds the client back.
+   */
+  holdReading(hold: boolean): void {
+    if (this.held === hold) return;
+    this.held = hold;
+    if (hold) this.inner.pause();
+    else if (this.readableLength < this.readableHighWaterMark) this.inner.resume();
+  }
+
   override _read(): void {
-    this.inner.resume();
+    if (!this.held) this.inner.resume();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

@@ -6,6 +6,7 @@ import { Keyring } from '../src/sign/keyring.js';
 import type { Replica } from '../src/sync/replica.js';
 import { Publisher } from './publisher.js';
 import { PutPath } from './put.js';
+import { PutAcks, HELD_TOPIC, type UnackedLimits } from './put-ack.js';
 import { PutCommit } from './put-commit.js';
 import type { PutObservers } from './put-timing.js';
 import { PutVerify } from './put-verify.js';
@@ -38,6 +39,8 @@ export interface HubOptions {
   requireSigned?: boolean;
   /** Retained messages each client may leave on the broker (16 topics, 64 KiB by default). */
   retained?: RetainedBudgetOptions;
+  /** Puts one connection may have waiting for their PUBACK before its socket is no longer read (broker/put-ack.ts). */
+  unacked?: Partial<UnackedLimits>;
 }
 
 /**
@@ -53,12 +56,12 @@ export function servesFilter(ns: string, filter: string): boolean {
 
 /**
  * The hub replica inside the broker: every put on `hamsync/<ns>/put/<device>` is validated,
- * resolved with HAM and made durable in LMDB *before* Aedes sends the PUBACK (authorizePublish
- * runs before the ack); the resolved live view is served on the state topics: retained lookups
- * read it from LMDB, changes are published live.
+ * resolved with HAM and made durable in LMDB *before* its PUBACK, which the hub writes itself
+ * (put-ack.ts), so the client's next packets are read meanwhile; the resolved live view is
+ * served on the state topics: retained lookups read it from LMDB, changes are published live.
  * This class wires the parts: topic routing (route.ts), the put path (put.ts, put-verify.ts,
- * put-commit.ts), refusals (refusals.ts), sync v2 feeds (feed/) and state
- * publishing (state-publisher.ts, publisher.ts).
+ * put-commit.ts, put-ack.ts), refusals (refusals.ts), sync v2 feeds (feed/) and state
+ * publishing (state-publisher.ts, publisher.ts, retained-store.ts).
  */
 export class Hub {
   readonly counters: Counters;
@@ -67,6 +70,8 @@ export class Hub {
   private readonly refusals: Refusals;
   private readonly publisher: Publisher;
   private readonly verify: PutVerify;
+  /** PUBACKs of puts, written by the hub once durable (put-ack.ts). */
+  readonly acks: PutAcks;
   private readonly routes: Routes;
   private readonly state: StatePublisher;
   private readonly retainedState: RetainedState;
@@ -91,6 +96,7 @@ export class Hub {
     this.verify = new PutVerify(ctx, { keyring: options.keyring ?? new Keyring(), requireSigned: options.requireSigned ?? false }, this.refusals, commit);
     this.fleet = new Fleet(replica);
     const put = new PutPath(ctx, replica, rate, this.refusals, this.verify, this.fleet.tracker, this.observers);
+    this.acks = new PutAcks({ aedes: () => this.publisher.aedes, forwardable: (packet) => this.refusals.forwardable(packet), log: this.log }, options.unacked);
     const retained = new RetainedBudget(options.retained);
     const sync = new SyncHub(ctx, { replica, publisher: this.publisher, logMax: options.syncLogMax ?? DEFAULT_SYNC_LOG_MAX,
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
@@ -98,7 +104,7 @@ export class Hub {
     this.sync = sync;
     this.routes = {
       ns: this.ns,
-      put: (client, packet, device, cb) => put.put(client, packet, device, cb),
+      put: (client, packet, device, cb) => this.acks.handle(client, packet, cb, (own, done) => put.put(client, own, device, done)),
       syncRequest: (client, packet, device) => sync.request(client, packet, device),
       syncAck: (client, packet, device) => sync.ack(client, packet, device),
       reject: (client, packet, code, reason) => this.refusals.reject(client, packet, code, reason),
@@ -121,8 +127,9 @@ export class Hub {
   }
 
   /**
-   * The hub's decision on a publish: puts are validated, resolved and made durable before `cb`
-   * lets Aedes send the PUBACK (write before ack). broker/authorize.ts runs it after the ACL.
+   * The hub's decision on a publish: puts are validated, resolved and made durable before their
+   * PUBACK (write before ack), which the hub writes itself (put-ack.ts); `cb` is Aedes' callback.
+   * broker/authorize.ts runs it after the ACL.
    */
   authorizePublish(client: Client | null, packet: PublishPacket, cb: Ack): void {
     routePublish(this.routes, client, packet, cb);
@@ -135,9 +142,9 @@ export class Hub {
     return false;
   }
 
-  /** A rejected message is never forwarded. */
+  /** A rejected message is never forwarded, nor Aedes' copy of a put the hub took over (it forwards the put once durable). */
   authorizeForward(packet: AedesPublishPacket): AedesPublishPacket | null {
-    return this.refusals.forwardable(packet) ? packet : null;
+    return packet.topic !== HELD_TOPIC && this.refusals.forwardable(packet) ? packet : null;
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * The ACL and the hub are composed explicitly (broker/authorize.ts), not by one hook wrapping
  * whichever the other installed first. Whatever order the three set-up steps run in (compose,
- * attach the hub, attach the guard), both hold over MQTT: a put's PUBACK comes only once it is
- * in the hub replica (write before ack), and a publish or subscribe the ACL forbids is refused.
+ * attach the hub, attach the guard), both hold over MQTT: a put's PUBACK is written only once it
+ * is in the hub replica (write before ack), and a publish or subscribe the ACL forbids is refused.
  */
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -48,18 +48,23 @@ async function brokerIn(t: TestContext, usersFile: string, order: Step[]): Promi
     else if (step === 'hub') hub.attach(aedes);
     else guard.attach(aedes);
   }
-  // Watches the composed hook from outside: the moment it lets Aedes send a put's PUBACK, is the put stored?
+  // Watches the wire from outside: the moment a PUBACK is written (the hub writes it itself,
+  // broker/put-ack.ts), is the client's last put stored?
   const acks: AckSeen[] = [];
+  let lastPut = '';
   const composed = aedes.authorizePublish;
-  aedes.authorizePublish = (client, packet, cb) =>
-    composed.call(aedes, client, packet, (err) => {
-      if (!err && packet.topic.includes('/put/')) {
-        const key = (JSON.parse(packet.payload.toString()) as { u: { k: string }[] }).u[0]?.k ?? '';
-        acks.push({ key, inReplica: replica.get(key) !== undefined });
-      }
-      cb(err);
-    });
-  const server: Server = createServer((socket) => aedes.handle(socket));
+  aedes.authorizePublish = (client, packet, cb) => {
+    if (packet.topic.includes('/put/')) lastPut = (JSON.parse(packet.payload.toString()) as { u: { k: string }[] }).u[0]?.k ?? '';
+    composed.call(aedes, client, packet, cb);
+  };
+  const server: Server = createServer((socket) => {
+    const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      if (Buffer.isBuffer(chunk) && chunk[0] === 0x40) acks.push({ key: lastPut, inReplica: replica.get(lastPut) !== undefined });
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
+    aedes.handle(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(async () => {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -82,7 +87,7 @@ test('authorize: ACL and write-before-ack hold whatever the attach order', { tim
     // Write before ack: when the PUBACK arrives, the update is already in the hub replica.
     const key = `pi-7/order/${order.join('-')}`;
     await client.publishAsync('hamsync/default/put/pi-7', encodePut('pi-7', [{ key, state: Date.now(), text: '42' }]), { qos: 1 });
-    assert.deepEqual(acks, [{ key, inReplica: true }], `${what}: the put was in the replica when its PUBACK was let through`);
+    assert.deepEqual(acks, [{ key, inReplica: true }], `${what}: the put was in the replica when its PUBACK was written`);
     assert.equal(replica.get(key)?.value, 42);
 
     // ACL, subscribe: another device's sync responses are refused (granted 128).
