@@ -45,10 +45,30 @@ export function* readLive(store: Store, prefix: string): Generator<Entry> {
   }
 }
 
+/**
+ * A key's history rows in [state, seq] order: the per-key index, and the rows that wait to be
+ * indexed (`history-unindexed`, at most a build's worth: a scan of that small table). A row being
+ * indexed may be in both: it is read once.
+ */
 export function readHistory(store: Store, key: string, range: HistoryRange): HistoryEntry[] {
+  const from = range.from ?? -Infinity;
+  const to = range.to ?? Infinity;
+  const refs: [state: number, seq: number][] = [];
+  for (const [, state, seq] of store.historyByKey.getKeys({ start: [key, from], end: [key, to, Infinity], limit: range.limit })) refs.push([state, seq]);
+  const waiting = store.historyUnindexed;
+  if (waiting) {
+    const indexed = new Set(refs.map((r) => r[1]));
+    let added = false;
+    for (const { key: seq, value } of waiting.getRange({})) {
+      if (value[0] !== key || value[1] < from || value[1] > to || indexed.has(seq)) continue;
+      refs.push([value[1], seq]);
+      added = true;
+    }
+    if (added) refs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    if (range.limit !== undefined && refs.length > range.limit) refs.length = Math.max(0, range.limit);
+  }
   const out: HistoryEntry[] = [];
-  const index = store.historyByKey.getKeys({ start: [key, range.from ?? -Infinity], end: [key, range.to ?? Infinity, Infinity], limit: range.limit });
-  for (const [, state, seq] of index) {
+  for (const [state, seq] of refs) {
     const row = store.history.get([state, seq]);
     if (row) out.push(historyEntry(state, row));
   }
