@@ -47,24 +47,25 @@ export function* readLive(store: Store, prefix: string): Generator<Entry> {
 
 /**
  * A key's history rows in [state, seq] order: the per-key index, and the rows that wait to be
- * indexed (`history-unindexed`, at most a build's worth: a scan of that small table). A row being
- * indexed may be in both: it is read once.
+ * indexed. The replica that writes them passes those of the key (`waiting`, from memory); any
+ * other reader scans `history-unindexed` (at most a build's worth of rows). A row being indexed
+ * may be in both: it is read once. Rows not committed yet are not found (committed data only).
  */
-export function readHistory(store: Store, key: string, range: HistoryRange): HistoryEntry[] {
+export function readHistory(store: Store, key: string, range: HistoryRange, waiting?: Iterable<[state: number, seq: number]>): HistoryEntry[] {
   const from = range.from ?? -Infinity;
   const to = range.to ?? Infinity;
   const refs: [state: number, seq: number][] = [];
   for (const [, state, seq] of store.historyByKey.getKeys({ start: [key, from], end: [key, to, Infinity], limit: range.limit })) refs.push([state, seq]);
-  const waiting = store.historyUnindexed;
+  const more: [number, number][] = [];
   if (waiting) {
+    for (const ref of waiting) more.push(ref);
+  } else if (store.historyUnindexed) {
+    for (const { key: seq, value } of store.historyUnindexed.getRange({})) if (value[0] === key) more.push([value[1], seq]);
+  }
+  if (more.length > 0) {
     const indexed = new Set(refs.map((r) => r[1]));
-    let added = false;
-    for (const { key: seq, value } of waiting.getRange({})) {
-      if (value[0] !== key || value[1] < from || value[1] > to || indexed.has(seq)) continue;
-      refs.push([value[1], seq]);
-      added = true;
-    }
-    if (added) refs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (const ref of more) if (ref[0] >= from && ref[0] <= to && !indexed.has(ref[1])) refs.push(ref);
+    refs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     if (range.limit !== undefined && refs.length > range.limit) refs.length = Math.max(0, range.limit);
   }
   const out: HistoryEntry[] = [];

@@ -10,6 +10,11 @@ export interface PendingRow {
   j: string;
 }
 
+/** Default `maxRows`: a build starts once this many history rows wait for the index. */
+export const INDEX_MAX_ROWS = 16_384;
+/** Default `intervalMs`. */
+export const INDEX_INTERVAL_MS = 1000;
+
 export interface HistoryIndexOptions {
   /** Build the index at the latest this long after a row was written, in ms. Default 1000. */
   intervalMs?: number;
@@ -50,8 +55,8 @@ export class HistoryIndex {
     options: HistoryIndexOptions = {},
     private readonly onError: (err: Error) => void = () => undefined,
   ) {
-    this.intervalMs = options.intervalMs ?? 1000;
-    this.maxRows = options.maxRows ?? 16_384;
+    this.intervalMs = options.intervalMs ?? INDEX_INTERVAL_MS;
+    this.maxRows = options.maxRows ?? INDEX_MAX_ROWS;
     this.recover();
   }
 
@@ -79,6 +84,13 @@ export class HistoryIndex {
     if (!rows) return false;
     for (const r of rows) if (r.src === src && r.j === j) return true;
     return false;
+  }
+
+  /** [state, seq] of the key's rows not yet in the committed index (some maybe not committed yet). */
+  *waiting(key: string): Generator<[state: number, seq: number]> {
+    const states = this.byKey.get(key);
+    if (!states) return;
+    for (const rows of states.values()) for (const r of rows) yield [r.state, r.seq];
   }
 
   /** Every history row with a sequence number below `seq` has committed (called in commit order). */
