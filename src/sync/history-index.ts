@@ -39,14 +39,19 @@ export interface HistoryIndexOptions {
 export class HistoryIndex {
   private readonly intervalMs: number;
   private readonly maxRows: number;
-  /** key -> state -> rows, every row not yet committed to the index. */
-  private readonly byKey = new Map<string, Map<number, PendingRow[]>>();
+  /**
+   * key -> its rows not yet committed to the index, in sequence order (one array per key: no
+   * allocation per update beyond the row; `has` scans the key's rows, at most `maxRows` and
+   * usually a handful).
+   */
+  private readonly byKey = new Map<string, PendingRow[]>();
   /** Rows not yet handed to a build, in sequence order. */
   private queue: PendingRow[] = [];
   private count = 0;
   /** Every history row with a smaller sequence number has committed. */
   private committedSeq = 0;
   private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
   private building: Promise<void> | undefined;
   private stopped = false;
 
@@ -67,30 +72,26 @@ export class HistoryIndex {
 
   /** Records a history row just written (with its `history-unindexed` append) by a batch not yet committed. */
   add(row: PendingRow): void {
-    let states = this.byKey.get(row.key);
-    if (!states) this.byKey.set(row.key, (states = new Map()));
-    const rows = states.get(row.state);
+    const rows = this.byKey.get(row.key);
     if (rows) rows.push(row);
-    else states.set(row.state, [row]);
+    else this.byKey.set(row.key, [row]);
     this.queue.push(row);
     this.count++;
-    if (this.count >= this.maxRows) this.schedule(0);
-    else this.schedule(this.intervalMs);
+    // Over maxRows the next commit starts a build (`committed`): only committed rows can be indexed.
+    if (this.timer === undefined) this.schedule(this.intervalMs);
   }
 
   /** Is this exact update (key, state, source, value) a history row not yet in the committed index? */
   has(key: string, state: number, src: string, j: string): boolean {
-    const rows = this.byKey.get(key)?.get(state);
+    const rows = this.byKey.get(key);
     if (!rows) return false;
-    for (const r of rows) if (r.src === src && r.j === j) return true;
+    for (const r of rows) if (r.state === state && r.src === src && r.j === j) return true;
     return false;
   }
 
   /** [state, seq] of the key's rows not yet in the committed index (some maybe not committed yet). */
   *waiting(key: string): Generator<[state: number, seq: number]> {
-    const states = this.byKey.get(key);
-    if (!states) return;
-    for (const rows of states.values()) for (const r of rows) yield [r.state, r.seq];
+    for (const r of this.byKey.get(key) ?? []) yield [r.state, r.seq];
   }
 
   /** Every history row with a sequence number below `seq` has committed (called in commit order). */
@@ -124,9 +125,10 @@ export class HistoryIndex {
   private schedule(ms: number): void {
     if (this.stopped || this.building) return;
     if (this.timer) {
-      if (ms > 0) return;
+      if (ms > 0 || this.timerMs === 0) return;
       clearTimeout(this.timer);
     }
+    this.timerMs = ms;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush().catch((err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))));
@@ -151,9 +153,7 @@ export class HistoryIndex {
     for (const k of keys) last = historyByKey.put(k, true);
     for (const r of rows) last = historyUnindexed.remove(r.seq);
     const done = (last as Promise<unknown>).then(
-      () => {
-        for (const r of rows) this.unlink(r);
-      },
+      () => this.unlinkBuilt(rows),
       (err: unknown) => {
         // Not indexed: put them back in front, to try again.
         this.queue = rows.concat(this.queue);
@@ -168,16 +168,37 @@ export class HistoryIndex {
   }
 
   private unlink(r: PendingRow): void {
-    const states = this.byKey.get(r.key);
-    const rows = states?.get(r.state);
-    if (!states || !rows) return;
-    const i = rows.indexOf(r);
-    if (i < 0) return;
+    const rows = this.byKey.get(r.key);
+    const i = rows ? rows.indexOf(r) : -1;
+    if (!rows || i < 0) return;
     this.count--;
-    if (rows.length === 1) {
-      states.delete(r.state);
-      if (states.size === 0) this.byKey.delete(r.key);
-    } else rows.splice(i, 1);
+    if (rows.length === 1) this.byKey.delete(r.key);
+    else rows.splice(i, 1);
+  }
+
+  /**
+   * Drops the rows of a build once indexed. A build takes the head of the queue (sequence order)
+   * and each key's rows are in sequence order too, so its rows are the first ones of each key.
+   */
+  private unlinkBuilt(built: readonly PendingRow[]): void {
+    const first = new Map<string, [row: PendingRow, n: number]>();
+    for (const r of built) {
+      const f = first.get(r.key);
+      if (f) f[1]++;
+      else first.set(r.key, [r, 1]);
+    }
+    for (const [key, [row, n]] of first) {
+      const rows = this.byKey.get(key);
+      if (!rows) continue;
+      if (rows[0] !== row) {
+        // Not the expected prefix (cannot happen): remove them one by one.
+        for (const r of built) if (r.key === key) this.unlink(r);
+        continue;
+      }
+      this.count -= Math.min(n, rows.length);
+      if (n >= rows.length) this.byKey.delete(key);
+      else rows.splice(0, n);
+    }
   }
 
   /** Loads the rows `history-unindexed` still holds (left by a crash): committed, so indexed at the next build. */
