@@ -43,7 +43,8 @@ export function resolveRetention(options: RetentionOptions = {}): { maxAgeMs: nu
 }
 
 /**
- * Prunes the history (and its per-key index, `historyByKey`) in the background; never touches
+ * Prunes the history (and its per-key index, `historyByKey`, and `history-unindexed`; each pass
+ * first lets the replica index the rows waiting for it) in the background; never touches
  * live, deferred, outbox or meta. History is keyed [state, seq], so the oldest rows come first:
  * rows with a state older than `maxAgeMs` go, then the oldest rows while history is larger than
  * `maxBytes` (estimated from LMDB's page counts). Work is done in transactions of at most `batch`
