@@ -10,6 +10,7 @@ import { HamsyncError } from '../src/errors.js';
 import { checkNumber, POSITIVE_INT } from '../src/util/check.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Keyring, loadKeysFile } from '../src/sign/keyring.js';
+import { STORE_FORMAT } from '../src/store/open.js';
 import { Replica, type ReplicaOptions } from '../src/sync/replica.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../src/wire/codec.js';
 import { Guard, type AuthOptions } from './auth.js';
@@ -146,7 +147,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const keyring = keyringOf();
   // The hub keeps the change log that sync v2 feeds read (positions durable with their batches).
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' }, changeLog: true });
-  if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: options.dataDir });
+  if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to ${STORE_FORMAT}`, { dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   // In a cluster, Aedes' messages go through the bridge: local at once, bridged topics also to the other nodes.
   let forwardable = (_packet: unknown): boolean => true;

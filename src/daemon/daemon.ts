@@ -4,6 +4,7 @@ import { createContext } from '../context.js';
 import { HamsyncError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkBatch, type CheckedUpdate } from '../model/update.js';
+import { STORE_FORMAT } from '../store/open.js';
 import { Replica, type ReplicaOptions } from '../sync/replica.js';
 import { DEFAULT_WIRE_LIMITS, encodePut } from '../wire/codec.js';
 import { topics } from '../wire/topics.js';
@@ -64,7 +65,7 @@ export class Daemon implements DaemonApi {
     const replica = await Replica.open({ clockOffsetMs: config.clockOffsetMs, clockDriftPpm: config.clockDriftPpm, clockReference: guard, retention: config.retention, ...config.queues, ...replicaExtra, dataDir: config.dataDir,
       lock: 'daemon', owner: { role: 'daemon', id: config.id, ns: config.ns } });
     if (replica.clock instanceof WallClock) guard.bind(replica.clock);
-    if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: config.dataDir });
+    if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to ${STORE_FORMAT}`, { dataDir: config.dataDir });
     replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
     try {
       await resignOutbox(replica.outbox(), config.id, signing.signer, log);

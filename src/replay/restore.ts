@@ -35,7 +35,7 @@ export function isEmpty(store: Store): boolean {
 export async function restoreChecked(store: Store, valid: ValidatedExport, limits: Limits, chunkSize: number, options: ImportOptions): Promise<ImportReport> {
   const report = emptyReport(valid, 'restore');
   if (restoreMark(store) !== undefined) {
-    await Promise.all([store.live, store.history, store.historyByKey, store.deferred].map((db) => db.clearAsync()));
+    await Promise.all([store.live, store.history, store.historyByKey, store.historyUnindexed, store.deferred].map((db) => db?.clearAsync()));
   } else {
     const mark: RestoreMark = { file: valid.file, started: new Date().toISOString() };
     await store.meta.put(RESTORE_MARK, mark);

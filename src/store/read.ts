@@ -45,10 +45,31 @@ export function* readLive(store: Store, prefix: string): Generator<Entry> {
   }
 }
 
-export function readHistory(store: Store, key: string, range: HistoryRange): HistoryEntry[] {
+/**
+ * A key's history rows in [state, seq] order: the per-key index, and the rows that wait to be
+ * indexed. The replica that writes them passes those of the key (`waiting`, from memory); any
+ * other reader scans `history-unindexed` (at most a build's worth of rows). A row being indexed
+ * may be in both: it is read once. Rows not committed yet are not found (committed data only).
+ */
+export function readHistory(store: Store, key: string, range: HistoryRange, waiting?: Iterable<[state: number, seq: number]>): HistoryEntry[] {
+  const from = range.from ?? -Infinity;
+  const to = range.to ?? Infinity;
+  const refs: [state: number, seq: number][] = [];
+  for (const [, state, seq] of store.historyByKey.getKeys({ start: [key, from], end: [key, to, Infinity], limit: range.limit })) refs.push([state, seq]);
+  const more: [number, number][] = [];
+  if (waiting) {
+    for (const ref of waiting) more.push(ref);
+  } else if (store.historyUnindexed) {
+    for (const { key: seq, value } of store.historyUnindexed.getRange({})) if (value[0] === key) more.push([value[1], seq]);
+  }
+  if (more.length > 0) {
+    const indexed = new Set(refs.map((r) => r[1]));
+    for (const ref of more) if (ref[0] >= from && ref[0] <= to && !indexed.has(ref[1])) refs.push(ref);
+    refs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    if (range.limit !== undefined && refs.length > range.limit) refs.length = Math.max(0, range.limit);
+  }
   const out: HistoryEntry[] = [];
-  const index = store.historyByKey.getKeys({ start: [key, range.from ?? -Infinity], end: [key, range.to ?? Infinity, Infinity], limit: range.limit });
-  for (const [, state, seq] of index) {
+  for (const [state, seq] of refs) {
     const row = store.history.get([state, seq]);
     if (row) out.push(historyEntry(state, row));
   }

@@ -42,8 +42,14 @@ export interface DeferredRow {
 }
 
 export type HistoryKey = [state: number, seq: number];
-/** historyByKey: [key, state, seq] -> true; the per-key index into history. */
+/** historyByKey: [key, state, seq] -> true; the per-key index into history (built in batches, format 3). */
 export type HistoryIndexKey = [key: string, state: number, seq: number];
+/**
+ * history-unindexed (format 3): seq -> [key, state] of a history row not yet in historyByKey.
+ * Appended in sequence order with the row (an append, not a random-order insert); the index
+ * builder moves rows into historyByKey in sorted batches and removes them here.
+ */
+export type UnindexedRow = [key: string, state: number];
 export type DeferredKey = [state: number, key: string, seq: number];
 
 /** outbox: seq -> one encoded put message (wire payload text) and how many updates it carries. */

@@ -2,6 +2,7 @@ import { HamsyncError } from '../errors.js';
 import type { ChangeLog } from '../store/change-log.js';
 import type { Store } from '../store/open.js';
 import { Ledger, type QueueAccounts } from './accounts.js';
+import type { HistoryIndex } from './history-index.js';
 import { newBatch, type Overlay } from './overlay.js';
 import type { BatchContext, Change, Result } from './resolve.js';
 
@@ -29,6 +30,7 @@ export class Batches {
   constructor(
     private readonly store: Store,
     private readonly overlay: Overlay,
+    private readonly index: HistoryIndex,
     private readonly accounts: QueueAccounts,
     /** Called with a batch's changes once it has committed (and the overlay has let go of it). */
     private readonly announce: (changes: Change[]) => void,
@@ -46,7 +48,7 @@ export class Batches {
   }
 
   begin(): BatchContext {
-    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ties: 0, ledger: new Ledger(this.accounts) };
+    return { store: this.store, overlay: this.overlay, index: this.index, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ties: 0, ledger: new Ledger(this.accounts) };
   }
 
   finish(ctx: BatchContext, results: Result[] = []): Receipt {
@@ -63,6 +65,7 @@ export class Batches {
     const settled = Promise.all([this.lastCommitted, committed]).then(
       () => {
         this.overlay.settle(ctx.batch);
+        this.index.committed(ctx.seq);
         if (logged > 0 && this.changeLog) {
           this.changeLog.committed(logged);
           this.advanced?.(logged);
@@ -71,6 +74,7 @@ export class Batches {
       },
       (err: unknown) => {
         this.overlay.settle(ctx.batch, false);
+        this.index.forget(ctx.batch.history);
         ctx.ledger.revert();
         throw new HamsyncError('HAMSYNC_ERR_STORE', `commit failed: ${(err as Error).message}`);
       },

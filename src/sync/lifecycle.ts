@@ -11,6 +11,7 @@ import { QueueAccounts } from './accounts.js';
 import { Batches } from './batches.js';
 import { changeEvents, type ChangeEvent } from './change-event.js';
 import { DeferredTimer } from './deferred-timer.js';
+import { HistoryIndex } from './history-index.js';
 import { Overlay } from './overlay.js';
 import { QuarantineLog } from './quarantine.js';
 import { QueueOps } from './queue-ops.js';
@@ -24,6 +25,8 @@ import { WritePath } from './write-path.js';
 export interface ReplicaParts {
   readonly store: Store;
   readonly overlay: Overlay;
+  /** Builds the per-key history index in batches. */
+  readonly index: HistoryIndex;
   readonly clock: Clock;
   readonly limits: Limits;
   readonly queueLimits: QueueLimits;
@@ -99,8 +102,9 @@ export function assemble(store: Store, options: ReplicaOptions, hooks: ReplicaHo
   const quarantineLog = new QuarantineLog(store);
   const clock = replicaClock(store, options);
   const overlay = new Overlay();
+  const index = new HistoryIndex(store, options.historyIndex, (err) => hooks.onError(err));
   const changeLog = options.changeLog ? new ChangeLog(store) : undefined;
-  const batches = new Batches(store, overlay, accounts, (changes) => hooks.announce(changes), changeLog, (head) => hooks.advanced(head));
+  const batches = new Batches(store, overlay, index, accounts, (changes) => hooks.announce(changes), changeLog, (head) => hooks.advanced(head));
   const writes = new WritePath({
     store, overlay, accounts, queueLimits, clock, batches, counters: hooks.counters,
     assertOpen: () => hooks.assertOpen(),
@@ -124,13 +128,14 @@ export function assemble(store: Store, options: ReplicaOptions, hooks: ReplicaHo
     hooks.counters,
     () => hooks.assertOpen(),
   );
-  return { store, overlay, clock, limits, queueLimits, writes, queueOps, timer, batches, changeLog };
+  return { store, overlay, index, clock, limits, queueLimits, writes, queueOps, timer, batches, changeLog };
 }
 
 /** Starts the background history pruning when the options set maxAgeMs or maxBytes; its failures go to `onError`. */
 export function startRetention(parts: ReplicaParts, r: RetentionOptions | undefined, onError: (err: Error) => void): Retention | undefined {
   if (!r || (r.maxAgeMs === undefined && r.maxBytes === undefined)) return undefined;
-  const retention = new Retention(parts.store, parts.clock, r);
+  // Each run first indexes what waits, so no row it prunes is indexed afterwards.
+  const retention = new Retention(parts.store, parts.clock, r, () => parts.index.flush());
   retention.on('error', onError);
   retention.start();
   return retention;
@@ -156,6 +161,9 @@ export async function shutdown(parts: ReplicaParts, retention: Retention | undef
   await parts.queueOps.idle();
   await retention?.stop();
   await parts.timer.idle();
+  await parts.batches.settled();
+  // A build that fails here loses nothing: its rows stay in history-unindexed and are indexed on the next open.
+  await parts.index.stop().catch(() => undefined);
   await parts.store.root.flushed;
   await parts.store.root.close();
 }

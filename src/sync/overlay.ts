@@ -1,4 +1,16 @@
 import type { LiveRow } from '../store/rows.js';
+import type { PendingRow } from './history-index.js';
+
+/** Which queue an uncommitted row went to: `d` deferred, `q` quarantine. */
+export type HeldKind = 'd' | 'q';
+
+/** A deferred or quarantine row written but not committed (history rows wait in src/sync/history-index.ts). */
+export interface HeldRow {
+  kind: HeldKind;
+  state: number;
+  src: string;
+  j: string;
+}
 
 /**
  * The write-through view: lmdb-js commits writes asynchronously and `get()` does
@@ -11,7 +23,9 @@ export class Overlay {
   /** Committed live rows recently read or written (bounded; oldest dropped first). */
   private readonly cache = new Map<string, LiveRow>();
   constructor(private readonly cacheSize = 50_000) {}
-  private readonly fingerprints = new Set<string>();
+  /** Uncommitted deferred and quarantine rows, per key. */
+  private readonly held = new Map<string, HeldRow[]>();
+  private heldCount = 0;
   private readonly deferredGone = new Set<string>();
 
   /** The row written but not committed, else a cached committed row. */
@@ -29,21 +43,26 @@ export class Overlay {
   }
 
   setLive(key: string, row: LiveRow, batch: PendingBatch): void {
-    // An uncommitted live row being replaced is still an uncommitted history row: mark it.
-    const prev = this.live.get(key);
-    if (prev) this.addFingerprint(fingerprint(key, prev.s, prev.src, prev.j), batch);
+    // An uncommitted live row being replaced is still an uncommitted history row: the history index holds it.
     this.live.set(key, row);
     batch.live.push([key, row]);
   }
 
-  /** Marks an exact update (history row or deferred row) as written but not committed. */
-  addFingerprint(fp: string, batch: PendingBatch): void {
-    this.fingerprints.add(fp);
-    batch.fingerprints.push(fp);
+  /** Marks an exact update written to the deferred queue or quarantine but not committed. */
+  addHeld(key: string, row: HeldRow, batch: PendingBatch): void {
+    const rows = this.held.get(key);
+    if (rows) rows.push(row);
+    else this.held.set(key, [row]);
+    this.heldCount++;
+    batch.held.push([key, row]);
   }
 
-  hasFingerprint(fp: string): boolean {
-    return this.fingerprints.has(fp);
+  /** Is this exact update an uncommitted row of that queue? */
+  hasHeld(kind: HeldKind, key: string, state: number, src: string, j: string): boolean {
+    const rows = this.held.get(key);
+    if (!rows) return false;
+    for (const r of rows) if (r.kind === kind && r.state === state && r.src === src && r.j === j) return true;
+    return false;
   }
 
   /** Marks a deferred row as removed but not committed, so it is not resolved twice. */
@@ -64,27 +83,35 @@ export class Overlay {
       this.live.delete(key);
       this.remember(key, row);
     }
-    for (const fp of batch.fingerprints) this.fingerprints.delete(fp);
+    for (const [key, row] of batch.held) {
+      const rows = this.held.get(key);
+      const i = rows ? rows.indexOf(row) : -1;
+      if (!rows || i < 0) continue;
+      this.heldCount--;
+      if (rows.length === 1) this.held.delete(key);
+      else rows.splice(i, 1);
+    }
     for (const id of batch.deferredGone) this.deferredGone.delete(id);
   }
 
   get size(): number {
-    return this.live.size + this.fingerprints.size + this.deferredGone.size;
+    return this.live.size + this.heldCount + this.deferredGone.size;
   }
 }
 
-/** What one batch put into the overlay. */
+/** What one batch put into the overlay (and the history rows it handed to the history index). */
 export interface PendingBatch {
   live: [string, LiveRow][];
-  fingerprints: string[];
+  held: [string, HeldRow][];
   deferredGone: string[];
+  history: PendingRow[];
 }
 
 export function newBatch(): PendingBatch {
-  return { live: [], fingerprints: [], deferredGone: [] };
+  return { live: [], held: [], deferredGone: [], history: [] };
 }
 
-/** Identity of an exact update: same key, state, source and value. */
+/** Identity of an exact update: same key, state, source and value (for a Set within one call; the overlay keeps rows). */
 export function fingerprint(key: string, state: number, source: string, text: string): string {
   return `${key}\u0000${state}\u0000${source}\u0000${text}`;
 }

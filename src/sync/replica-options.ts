@@ -4,6 +4,7 @@ import type { Limits } from '../model/limits.js';
 import type { DataDirOwner } from '../store/identity.js';
 import type { Store } from '../store/open.js';
 import type { RetentionOptions } from './retention.js';
+import type { HistoryIndexOptions } from './history-index.js';
 
 export interface ReplicaOptions {
   /** Directory of the LMDB environment (created if missing). Required. */
@@ -33,6 +34,8 @@ export interface ReplicaOptions {
   mapSize?: number;
   /** Most deferred updates resolved in one transaction when they fall due. Default 1000. */
   promoteChunk?: number;
+  /** When the per-key history index is built (src/sync/history-index.ts; programmatic, for tests and benches). */
+  historyIndex?: HistoryIndexOptions;
   /** Background history pruning (by age and/or size); off unless maxAgeMs or maxBytes is set. */
   retention?: RetentionOptions;
   /**

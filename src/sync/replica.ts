@@ -155,7 +155,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** History rows of one key in state order (committed data), within `range`. */
   history(key: string, range: HistoryRange = {}): HistoryEntry[] {
     this.assertOpen();
-    return readHistory(this.store, key, range);
+    return readHistory(this.store, key, range, this.parts.index.waiting(key));
   }
 
   /** The hub's change log, when this replica keeps one (ReplicaOptions.changeLog). */

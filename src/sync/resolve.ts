@@ -3,7 +3,8 @@ import type { CheckedUpdate } from '../model/update.js';
 import type { Store } from '../store/open.js';
 import type { ChangeRow, LiveRow, Outcome, QuarantineKey } from '../store/rows.js';
 import { updateBytes, type Ledger } from './accounts.js';
-import { fingerprint, type Overlay, type PendingBatch } from './overlay.js';
+import type { HistoryIndex } from './history-index.js';
+import type { Overlay, PendingBatch } from './overlay.js';
 
 /** What happened to one update handed to the replica: HAM's decision, or held in quarantine (beyond the horizon). */
 export interface Result {
@@ -31,6 +32,8 @@ export interface Change {
 export interface BatchContext {
   readonly store: Store;
   readonly overlay: Overlay;
+  /** History rows not yet in the committed per-key index (the duplicate check looks there too). */
+  readonly index: HistoryIndex;
   readonly batch: PendingBatch;
   readonly changes: Change[];
   /**
@@ -57,7 +60,7 @@ export function currentRow(ctx: Pick<BatchContext, 'store' | 'overlay'>, key: st
 
 /** Is this exact update already in history (committed or in flight)? */
 export function inHistory(ctx: BatchContext, u: CheckedUpdate): boolean {
-  if (ctx.overlay.hasFingerprint(fingerprint(u.key, u.state, u.source, u.text))) return true;
+  if (ctx.index.has(u.key, u.state, u.source, u.text)) return true;
   for (const [, state, seq] of ctx.store.historyByKey.getKeys({ start: [u.key, u.state], end: [u.key, u.state, Infinity] })) {
     const row = ctx.store.history.get([state, seq]);
     if (row && row.src === u.source && row.j === u.text) return true;
@@ -67,8 +70,7 @@ export function inHistory(ctx: BatchContext, u: CheckedUpdate): boolean {
 
 /** Is this exact update already waiting in the deferred queue (committed or in flight)? */
 export function inDeferred(ctx: Pick<BatchContext, 'store' | 'overlay'>, u: CheckedUpdate): boolean {
-  const fp = fingerprint(u.key, u.state, u.source, u.text);
-  if (ctx.overlay.hasFingerprint(`d${fp}`)) return true;
+  if (ctx.overlay.hasHeld('d', u.key, u.state, u.source, u.text)) return true;
   for (const { key, value } of ctx.store.deferred.getRange({ start: [u.state, u.key], end: [u.state, u.key, Infinity] })) {
     if (value.src === u.source && value.j === u.text && !ctx.overlay.isDeferredGone(key.join('\u0000'))) return true;
   }
@@ -79,7 +81,7 @@ export function inDeferred(ctx: Pick<BatchContext, 'store' | 'overlay'>, u: Chec
 export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
   if (inDeferred(ctx, u)) return { decision: 'defer', duplicate: true };
   void ctx.store.deferred.put([u.state, u.key, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
-  ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
+  ctx.overlay.addHeld(u.key, { kind: 'd', state: u.state, src: u.source, j: u.text }, ctx.batch);
   ctx.ledger.add(u.source, 'deferred', 1, updateBytes(u.key, u.text));
   ctx.accepted.push(withSig({ k: u.key, s: u.state, src: u.source, j: u.text, d: true as const }, u.sig));
   return { decision: 'defer', duplicate: false };
@@ -92,7 +94,7 @@ export function quarantineId(dbKey: QuarantineKey): string {
 
 /** Is this exact update already held in quarantine (committed or in flight)? */
 export function inQuarantine(ctx: Pick<BatchContext, 'store' | 'overlay'>, u: CheckedUpdate): boolean {
-  if (ctx.overlay.hasFingerprint(`q${fingerprint(u.key, u.state, u.source, u.text)}`)) return true;
+  if (ctx.overlay.hasHeld('q', u.key, u.state, u.source, u.text)) return true;
   const db = ctx.store.quarantine;
   if (!db) return false;
   for (const { key, value } of db.getRange({ start: [u.source, u.key, u.state], end: [u.source, u.key, u.state, Infinity] })) {
@@ -107,7 +109,7 @@ export function quarantine(ctx: BatchContext, u: CheckedUpdate, rx: number): Res
   const db = ctx.store.quarantine;
   if (!db) throw new Error('the store has no quarantine database (opened read-only?)');
   void db.put([u.source, u.key, u.state, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
-  ctx.overlay.addFingerprint(`q${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
+  ctx.overlay.addHeld(u.key, { kind: 'q', state: u.state, src: u.source, j: u.text }, ctx.batch);
   ctx.ledger.add(u.source, 'quarantine', 1, updateBytes(u.key, u.text));
   return { decision: 'quarantine', duplicate: false };
 }
@@ -138,11 +140,12 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   }
   const seq = ctx.seq++;
   void ctx.store.history.put([u.state, seq], withSig({ k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx }, u.sig));
-  void ctx.store.historyByKey.put([u.key, u.state, seq], true);
+  // The per-key index is built later, in batches (history-index.ts): here an append in sequence order.
+  void ctx.store.historyUnindexed?.put(seq, [u.key, u.state]);
+  const pending = { key: u.key, state: u.state, seq, src: u.source, j: u.text };
+  ctx.index.add(pending);
+  ctx.batch.history.push(pending);
   if (!wasDeferred) ctx.accepted.push(withSig({ k: u.key, s: u.state, src: u.source, j: u.text }, u.sig));
-  // An applied row is recognised through the live view while it is live (and the overlay marks it
-  // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
-  if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);
   if (outcome === 'tie-lost') ctx.ties++;
   return { decision, duplicate: false };
 }

@@ -43,7 +43,8 @@ export function resolveRetention(options: RetentionOptions = {}): { maxAgeMs: nu
 }
 
 /**
- * Prunes the history (and its per-key index, `historyByKey`) in the background; never touches
+ * Prunes the history (and its per-key index, `historyByKey`, and `history-unindexed`; each pass
+ * first lets the replica index the rows waiting for it) in the background; never touches
  * live, deferred, outbox or meta. History is keyed [state, seq], so the oldest rows come first:
  * rows with a state older than `maxAgeMs` go, then the oldest rows while history is larger than
  * `maxBytes` (estimated from LMDB's page counts). Work is done in transactions of at most `batch`
@@ -68,6 +69,8 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
     private readonly store: Store,
     private readonly clock: Pick<Clock, 'now'>,
     options: RetentionOptions = {},
+    /** Run before each pass: the replica indexes the history rows still waiting (src/sync/history-index.ts). */
+    private readonly beforeRun: () => Promise<void> = () => Promise.resolve(),
   ) {
     super();
     ({ maxAgeMs: this.maxAgeMs, maxBytes: this.maxBytes, intervalMs: this.intervalMs, batch: this.batch } = resolveRetention(options));
@@ -107,7 +110,8 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
    * reuses them; the file itself does not shrink).
    */
   historyBytes(): number {
-    return treeBytes(this.store.history) + treeBytes(this.store.historyByKey);
+    const { history, historyByKey, historyUnindexed } = this.store;
+    return treeBytes(history) + treeBytes(historyByKey) + (historyUnindexed ? treeBytes(historyUnindexed) : 0);
   }
 
   private schedule(ms: number): void {
@@ -132,6 +136,7 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
     // A run started by runOnce() goes to the end; a background run stops early when stop() is called.
     const background = this.started;
     const stopped = (): boolean => background && !this.started;
+    await this.beforeRun();
     if (this.maxAgeMs !== undefined) {
       const cutoff = this.clock.now() - this.maxAgeMs;
       while (!stopped()) {
@@ -159,7 +164,7 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
 
   /** One transaction: removes up to `batch` of the oldest history rows (below `cutoff`, if given) and their index entries. */
   private removeOldest(cutoff: number | undefined): Promise<number> {
-    const { history, historyByKey } = this.store;
+    const { history, historyByKey, historyUnindexed } = this.store;
     return this.store.root.transaction(() => {
       // [cutoff] sorts before every [cutoff, seq], and `end` is exclusive: states < cutoff.
       const rows = [...history.getRange({ ...(cutoff === undefined ? {} : { end: [cutoff] }), limit: this.batch })];
@@ -167,13 +172,16 @@ export class Retention extends EventEmitter<{ pruned: [RetentionRun]; error: [Er
         const [state, seq] = key as HistoryKey;
         void history.remove(key);
         void historyByKey.remove([value.k, state, seq]);
+        void historyUnindexed?.remove(seq);
       }
       return rows.length;
     });
   }
 }
 
-function treeBytes(db: Pick<Database, 'getStats'>): number {
+/** Pages of a database's tree, in bytes; 0 when it holds no row (its shared-structures entry alone is not counted). */
+function treeBytes(db: Pick<Database, 'getStats' | 'getKeysCount'>): number {
+  if (db.getKeysCount({ limit: 1 }) === 0) return 0;
   const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
   return (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize;
 }

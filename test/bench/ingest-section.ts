@@ -4,6 +4,7 @@
  * (raw first in even runs, replica first in odd ones), `benchRuns()` runs of each; every row shows
  * the median and the spread (min–max).
  */
+import { historyReads } from './history-read.js';
 import { assertSameRows, planRows, putsPerUpdate } from './ingest-rows.js';
 import { COMMITS_IN_FLIGHT, makeRecords, rawRun, replicaRun, RX, UPDATES_PER_COMMIT_WAIT, type Rec, type Run } from './ingest.js';
 import { benchRuns, median, minMax, type SectionRow } from './stats.js';
@@ -63,6 +64,13 @@ export async function benchIngest(scale: number, rows: SectionRow[], notes: stri
   const strict = `ingest, strict: each update durable before the next (updates/s; median (min–max) of ${runs} alternating runs)`;
   rows.push({ section: strict, what: `raw lmdb-js, same rows, put + await flushed, ${fmt(strictUpdates)} updates`, rate: fmt(median(s.raw)), vs: `(${minMax(s.raw, fmt)})` });
   rows.push({ section: strict, what: 'replica, batches of 1, await durable', rate: fmt(median(s.replica)), vs: `(${minMax(s.replica, fmt)}); raw/replica ${x2(median(s.ratio))} (${minMax(s.ratio, x2)})` });
+  const reads = await historyReads(records.slice(0, Math.max(...cases.map((c) => c.updates))), Math.max(3, runs));
+  const readSection = `history <key> reads (µs per read; median (min–max) of ${Math.max(3, runs)} passes over every key)`;
+  const us = (n: number): string => n.toFixed(1);
+  rows.push({ section: readSection, what: `format-2 read: index range + row gets, ${reads.rowsPerRead.toFixed(0)} rows/key, ${fmt(reads.keys)} keys`, rate: `${us(median(reads.indexOnly))} µs`, vs: `(${minMax(reads.indexOnly, us)}); baseline` });
+  rows.push({ section: readSection, what: 'readHistory, every row indexed', rate: `${us(median(reads.indexed))} µs`, vs: `(${minMax(reads.indexed, us)}); ${x2(median(reads.indexed) / median(reads.indexOnly))}x the baseline` });
+  rows.push({ section: readSection, what: 'replica.history, a full build (16,383 rows) waiting', rate: `${us(median(reads.waiting))} µs`, vs: `(${minMax(reads.waiting, us)}); ${x2(median(reads.waiting) / median(reads.indexOnly))}x the baseline (the daemon's and hub's reads: waiting rows in memory)` });
+  rows.push({ section: readSection, what: 'read-only open, a full build waiting', rate: `${us(median(reads.waitingScan))} µs`, vs: `(${minMax(reads.waitingScan, us)}); ${x2(median(reads.waitingScan) / median(reads.indexOnly))}x the baseline: another process scans history-unindexed (the worst case)` });
   notes.push(
     `ingest workload: 5000 keys (50 devices x 100 metrics), values {u, v}, states increasing with 10% late by up to 10 s; ManualClock past every state (nothing deferred). ` +
       `The replica is a hub's (changeLog on). Puts per update, both sides: ${perUpdate}; plus meta seq and changes.head per batch (row counts per database compared after every run: equal).`,

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type Key } from 'lmdb';
 import { ManualClock, Replica, type Json, type Receipt } from '../../src/index.js';
-import { countRows, type RowPlan } from './ingest-rows.js';
+import { dbOptions } from '../../src/store/open.js';
+import { countRows, ROW_DBS, type RowPlan } from './ingest-rows.js';
 
 export interface Rec {
   key: string;
@@ -122,7 +123,11 @@ export async function rawRun(plan: RowPlan, strict = false): Promise<Run> {
   const dir = tempDir('raw');
   const root = open({ path: dir, noSubdir: false, maxDbs: 16, mapSize: MAP_SIZE });
   try {
-    const dbs = new Map(['live', 'history', 'history-by-key', 'changes', 'meta'].map((name) => [name, root.openDB<unknown, Key>({ name })]));
+    const dbs = new Map(ROW_DBS.map((name) => [name as string, root.openDB<unknown, Key>(dbOptions(name))]));
+    const write = (name: string, key: unknown, value: unknown): Promise<boolean> | undefined => {
+      const db = dbs.get(name);
+      return value === undefined ? db?.remove(key as Key) : db?.put(key as Key, value);
+    };
     const pipeline = new Pipeline();
     let done = 0;
     let nextWait = UPDATES_PER_COMMIT_WAIT;
@@ -130,7 +135,7 @@ export async function rawRun(plan: RowPlan, strict = false): Promise<Run> {
     const start = process.hrtime.bigint();
     for (const batch of plan.batches) {
       let written: Promise<boolean> | undefined;
-      for (const [name, key, value] of batch) written = dbs.get(name)?.put(key as Key, value);
+      for (const [name, key, value] of batch) written = write(name, key, value);
       done += batchSize;
       if (strict) await root.flushed;
       else if (done >= nextWait && written) {
@@ -139,7 +144,11 @@ export async function rawRun(plan: RowPlan, strict = false): Promise<Run> {
       }
     }
     await root.flushed;
-    return { ...timing(plan.updates, start), rows: countRows(root) };
+    const t = timing(plan.updates, start);
+    // The rows still waiting for the index, indexed after the clock stops (as the replica does on close).
+    for (const [name, key, value] of plan.tail) void write(name, key, value);
+    await root.flushed;
+    return { ...t, rows: countRows(root) };
   } finally {
     await root.close();
     rmSync(dir, { recursive: true, force: true });
