@@ -81,7 +81,9 @@ async function lagRun(): Promise<Paced> {
   const cluster = await Cluster.start(2);
   try {
     const [n1, n2] = cluster.nodes as [NodeKid, NodeKid];
-    return await paced(n1, [n1, n2], LAG_RATE, LAG_PER_PUT, PACE_WARM_MS, PACE_MS);
+    const r = await paced(n1, [n1, n2], LAG_RATE, LAG_PER_PUT, PACE_WARM_MS, PACE_MS);
+    if (r.lag.length < r.sent / 2) throw new Error(`n2 showed only ${r.lag.length} of ${r.sent} updates put into n1 within 30 s of the end: no replication?`);
+    return r;
   } finally {
     await cluster.stop();
   }
@@ -122,10 +124,14 @@ export async function benchCluster(): Promise<{ rows: SectionRow[]; notes: strin
     }
   }
 
-  // Replication lag n1 -> n2 at a fixed rate.
+  // Replication lag n1 -> n2 at a fixed rate (a failure is a row: the other parts still report).
   const lag: Paced[] = [];
-  for (let run = 0; run < runs; run++) lag.push(await lagRun());
-  for (const p of [50, 99] as const) {
+  try {
+    for (let run = 0; run < runs; run++) lag.push(await lagRun());
+  } catch (err) {
+    rows.push({ section, what: 'replication lag n1 -> n2', rate: 'FAILED', vs: (err as Error).message.slice(0, 300) });
+  }
+  for (const p of lag.length > 0 ? ([50, 99] as const) : []) {
     const xs = lag.map((x) => percentile(x.lag, p));
     const local = lag.map((x) => percentile(x.latency[0] as number[], p));
     rows.push({ section, what: `replication lag n1 -> n2 p${p} @ ${fmt(LAG_RATE)} updates/s (puts of ${LAG_PER_PUT})`, rate: `${ms2(median(xs))} ms`, vs: `(${minMax(xs, ms2)}); n1's own put -> state p${p} ${spread(local, ms2)} ms; achieved ${fmt(median(lag.map((x) => x.rate)))} updates/s, ${fmt(median(lag.map((x) => x.lag.length)))} of ${fmt(median(lag.map((x) => x.sent)))} seen on both` });
@@ -134,7 +140,17 @@ export async function benchCluster(): Promise<{ rows: SectionRow[]; notes: strin
   // Catch-up of a node that was down, against a daemon catching up the same backlog.
   const n = catchUpSize();
   const c: CatchUp[] = [];
-  for (let run = 0; run < runs; run++) c.push(await catchUpRun(n, run % 2 === 0));
+  try {
+    for (let run = 0; run < runs; run++) c.push(await catchUpRun(n, run % 2 === 0));
+  } catch (err) {
+    rows.push({ section, what: `catch-up of a node down for ${fmt(n)} updates`, rate: 'FAILED', vs: (err as Error).message.slice(0, 300) });
+  }
+  if (c.length > 0) pushCatchUp(rows, c, n);
+  return { rows, notes: notes(runs, n) };
+}
+
+function pushCatchUp(rows: SectionRow[], c: CatchUp[], n: number): void {
+  const section = CLUSTER_SECTION;
   const nodeRate = c.map((x) => (n * 1000) / x.nodeMs);
   const daemonRate = c.map((x) => (n * 1000) / x.daemonMs);
   const mismatched = c.filter((x) => x.live[0] !== x.live[1]).length;
@@ -145,8 +161,10 @@ export async function benchCluster(): Promise<{ rows: SectionRow[]; notes: strin
     vs: `(${minMax(nodeRate, fmt)}); ${spread(c.map((x) => x.nodeMs / 1000), (s) => s.toFixed(1))} s; ${x2(median(nodeRate) / median(daemonRate))}x the daemon's` + (mismatched > 0 ? `; WARNING: in ${mismatched} run(s) n2's live key count differed from n1's` : '; live key counts equal'),
   });
   rows.push({ section, what: `baseline: a daemon following # catching up the same backlog from n1`, rate: `${fmt(median(daemonRate))} updates/s`, vs: `(${minMax(daemonRate, fmt)}); ingest into n1 took ${spread(c.map((x) => x.ingestMs / 1000), (s) => s.toFixed(1))} s` });
+}
 
-  const notes = [
+function notes(runs: number, n: number): string[] {
+  return [
     `cluster: on this machine (2 vCPUs, shared with other work while measured) every node applies every update on the same two cores, with Redis and the clients: these figures show the cluster's overhead, not its scaling.`,
     `cluster: each run starts a private redis-server (appendonly, fsync every second) and fresh nodes (\`hamsync broker --cluster … --node-id nN --rate-limit 0\`, temp data dirs); the plain broker runs without --cluster and Redis. ${runs} runs of each size, alternating (order reversed every other run); medians, (min–max) the spread. ` +
       `Updates/s: ${DEVICES} mqtt.js devices in the bench process, round-robin over the nodes, window ${WINDOW}, ${WARM_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured, counted at PUBACK (the accepting node durable; replication to the others continues after). ` +
@@ -154,7 +172,6 @@ export async function benchCluster(): Promise<{ rows: SectionRow[]; notes: strin
     `cluster lag: puts of ${LAG_PER_PUT} paced at ${fmt(LAG_RATE)} updates/s into n1 of 2 nodes, subscribers on both; per update, the arrival of its state message from n2 minus from n1 (both in the bench process). ` +
       `Catch-up: ${fmt(n)} updates in puts of 100 on up to 100,000 keys into n1 while n2 and the daemon were stopped (SIGTERM), then a last marker put; each restarted in turn (order alternating per run) and timed from spawn until it holds the marker (HAMSYNC_BENCH_CLUSTER_CATCHUP to change N).`,
   ];
-  return { rows, notes };
 }
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
