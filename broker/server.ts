@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { peerCommonName, tagPeer, tlsServerOptions, type TlsOptions } from './tls.js';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesPublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { HamsyncError } from '../src/errors.js';
 import { checkNumber, POSITIVE_INT } from '../src/util/check.js';
@@ -27,6 +27,7 @@ import { createContext } from '../src/context.js';
 import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import type { RateLimitOptions } from './rate-limit.js';
 import type { ClusterOptions } from './cluster/options.js';
+import { MqBridge } from './cluster/mq-bridge.js';
 
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
@@ -102,6 +103,8 @@ export interface RunningBroker {
   readonly hub: Hub;
   readonly replica: Replica;
   readonly aedes: Aedes;
+  /** Pub/sub between the nodes of a cluster (broker/cluster/mq-bridge.ts); undefined without `cluster`. */
+  readonly mqBridge: MqBridge | undefined;
   close(): Promise<void>;
 }
 
@@ -145,8 +148,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const replica = await Replica.open({ ...options.replica, dataDir: options.dataDir, lock: 'broker', owner: { role: 'broker', ns: options.ns ?? 'default' }, changeLog: true });
   if (replica.migratedFrom !== undefined) log.info(`data dir migrated from store format ${replica.migratedFrom} to 2`, { dataDir: options.dataDir });
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
-  const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout });
+  // In a cluster, Aedes' messages go through the bridge: local at once, bridged topics also to the other nodes.
+  let forwardable = (_packet: unknown): boolean => true;
+  const mqBridge = options.cluster
+    ? new MqBridge({ url: options.cluster.url, nodeId: options.cluster.nodeId, ns: ctx.ns, counters: ctx.counters, log, forwardable: (p) => forwardable(p) })
+    : undefined;
+  const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout, ...(mqBridge ? { id: options.cluster?.nodeId, mq: mqBridge } : {}) });
+  mqBridge?.attach(aedes);
   const hub = new Hub(ctx, { replica, rateLimit: options.rateLimit, syncLogMax, keyring, requireSigned: options.requireSigned });
+  forwardable = (p) => hub.authorizeForward(p as AedesPublishPacket) !== null;
   guard?.onReload((users) => {
     try {
       hub.setKeyring(keyringOf(users));
@@ -210,6 +220,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     wss?.close();
     http?.closeAllConnections();
     await new Promise<void>((r) => aedes.close(() => r()));
+    mqBridge?.close();
     for (const s of streams) s.destroy();
     streams.clear();
     await Promise.all(closed);
@@ -243,7 +254,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
       signatures: { keys: hub.keyCount, ...(options.keysFile === undefined ? {} : { keysFile: options.keysFile }), requireSigned: options.requireSigned === true },
     });
-    return { port, wsPort, httpPort, hub, replica, aedes, close: closeAll };
+    return { port, wsPort, httpPort, hub, replica, aedes, mqBridge, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

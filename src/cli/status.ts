@@ -79,6 +79,7 @@ export async function handler(argv: { http: string; json: boolean }): Promise<vo
         : [
             `device    ${String(s.id)} (ns ${String(s.ns)})`,
             `broker    ${String(s.broker)} — ${s.connected ? 'connected' : 'NOT connected (working offline)'}`,
+            ...(Array.isArray(s.brokers) ? [`brokers   ${s.brokers.map(String).join(', ')} (tried in turn)`] : []),
             ...linkLines(s.link as LinkView | undefined, s.connected === true),
             ...syncLines(s.sync as SyncView | undefined),
             `live      ${String(s.live)} keys`,

@@ -28,6 +28,12 @@ export const filters: Check = (v, f) => {
 export const brokerUrl: Check = (v, f) => {
   if (typeof v !== 'string' || !/^(mqtts?|wss?):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\/\S*)?$/.test(v)) fail(f, 'a URL like mqtt://host:1883 or mqtts://host:8883', v);
 };
+/** One broker URL or a list of them (the daemon's --broker, repeatable). */
+export const brokerUrls: Check = (v, f) => {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 16) fail(f, 'a broker URL or a list of 1-16 of them', v);
+  (list as unknown[]).forEach((x) => brokerUrl(x, f));
+};
 export const redisUrl: Check = (v, f) => {
   if (typeof v !== 'string' || !/^rediss?:\/\/([^@\s/]+@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\/\d{1,2})?$/.test(v)) fail(f, 'a URL like redis://host:6379', v);
 };

@@ -3,7 +3,7 @@
  * (kebab-case), env var (HAMSYNC_SNAKE_CASE), type, default, unit, description and check.
  * The CLI, `hamsync config check`, `DaemonInput` and docs/configuration.md are made from it.
  */
-import { age, bool, brokerUrl, clockOffset, deviceId, file, filters, hostPort, integer, listOrText, ns, ppm, size, str } from './checks.js';
+import { age, bool, brokerUrls, clockOffset, deviceId, file, filters, hostPort, integer, listOrText, ns, ppm, size, str } from './checks.js';
 import { numberCheck, oneOf } from '../util/check.js';
 import { optionTable, type OptionsOf } from './option-table.js';
 import { defaultDataDir, LOG_LEVEL, queueOptions } from './shared-options.js';
@@ -13,7 +13,7 @@ export const SYNC_SETTINGS = ['auto', 'hub', 'peer'] as const;
 export const DAEMON = optionTable({
   ...LOG_LEVEL,
   id: { type: 'string', required: true, check: deviceId, describe: 'device id, 1-64 of [A-Za-z0-9_-]' },
-  broker: { type: 'string', default: 'mqtt://127.0.0.1:1883', check: brokerUrl, describe: 'broker URL (mqtt://, mqtts://, ws://, wss://)' },
+  broker: { type: 'list', default: ['mqtt://127.0.0.1:1883'], check: brokerUrls, describe: 'broker URL (mqtt://, mqtts://, ws://, wss://); repeatable: the nodes of a hub cluster, tried in turn when the current one is unreachable' },
   dataDir: { type: 'string', required: true, default: defaultDataDir, defaultText: '$STATE_DIRECTORY or ./hamsync-data', check: str, describe: 'replica directory (LMDB)' },
   ns: { type: 'string', default: 'default', check: ns, describe: 'namespace' },
   clockOffset: { type: 'duration', unit: 'ms', default: '0', check: clockOffset, describe: 'added to the wall clock: +5s, -2m, 250ms (simulate or correct drift)' },

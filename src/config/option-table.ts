@@ -45,7 +45,8 @@ type ValueOf<E extends OptionEntry> = E['choices'] extends readonly (infer C)[]
       string: string;
       number: number;
       boolean: boolean;
-      list: string[];
+      /** One value or several (a list option given once in the environment is a single string). */
+      list: string | string[];
       duration: string | number;
       size: string | number;
       json: unknown;

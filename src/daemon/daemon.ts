@@ -97,7 +97,7 @@ export class Daemon implements DaemonApi {
       return daemon.put(readings as LocalPut[]);
     }, log, () => counters.inc('sources.put-failed'));
     log.info('daemon started', {
-      id: config.id, ns: config.ns, broker: config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs,
+      id: config.id, ns: config.ns, broker: config.brokers.length > 1 ? config.brokers : config.broker, http: `${config.http.host}:${http.port}`, clockOffsetMs: config.clockOffsetMs,
       signing: { pub: signing.signer?.pub ?? 'none (unsigned)', keys: signing.keyring.size, requireSigned: signing.requireSigned },
     });
     return daemon;
@@ -153,7 +153,9 @@ export class Daemon implements DaemonApi {
       /** version, uptimeS, lastError {message, code, at} (the last error logged). */
       ...this.info.status(),
       ns: this.config.ns,
-      broker: this.config.broker,
+      /** The broker connected to (or tried next), and all of them when there are several. */
+      broker: this.link.brokers.current,
+      ...(this.config.brokers.length > 1 ? { brokers: this.config.brokers } : {}),
       connected: this.link.connected,
       /** state, since, failedAttempts, lastError {message, code, at}, nextAttemptAt (ms since the epoch). */
       link: this.link.status(),

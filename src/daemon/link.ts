@@ -1,4 +1,4 @@
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Context } from '../context.js';
 import { isHamsyncError } from '../errors.js';
 import { checkBatch } from '../model/update.js';
@@ -11,6 +11,7 @@ import { Reconnector, type LinkStatus } from './reconnect.js';
 import type { Verifier } from './verifier.js';
 import { FeedFollower, type FeedStatus } from './feed-follower.js';
 import { SyncModes, type SyncMode } from './sync-mode.js';
+import { BrokerList } from './brokers.js';
 
 export interface LinkEvents {
   connected(client: MqttClient): void;
@@ -29,6 +30,8 @@ export interface LinkEvents {
  */
 export class Link {
   readonly client: MqttClient;
+  /** The broker URLs, tried in turn (failover between the nodes of a hub cluster). */
+  readonly brokers: BrokerList;
   private readonly reconnector: Reconnector;
   private readonly modes: SyncModes;
   private readonly follower: FeedFollower;
@@ -41,7 +44,7 @@ export class Link {
     events: LinkEvents,
   ) {
     const { id, ns } = config;
-    this.client = mqtt.connect(config.broker, linkOptions(config));
+    ({ client: this.client, brokers: this.brokers } = BrokerList.connect(config.brokers, linkOptions(config)));
     this.reconnector = new Reconnector(ctx, this.client, config.reconnect);
     this.follower = new FeedFollower(ctx, config, replica, this.client, verifier, events.hubTime);
     this.modes = new SyncModes(ctx, config, replica.cursors().last() !== undefined, this.client, (hub) => this.follower.request(hub));
@@ -55,7 +58,7 @@ export class Link {
     this.client.on('connect', (connack) => {
       (this.client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
       this.ctx.counters.inc('link.connects');
-      this.ctx.log.info('connected to broker', { broker: config.broker, sessionPresent: connack.sessionPresent });
+      this.ctx.log.info('connected to broker', { broker: this.brokers.current, sessionPresent: connack.sessionPresent });
       // Pages of the previous session's feed may still be queued for us: a new request supersedes them.
       this.follower.reset();
       this.modes.connected(() => {

@@ -11,7 +11,10 @@ export type { DaemonInput, SyncSetting } from '../config/daemon-options.js';
 
 export interface DaemonConfig {
   id: string;
+  /** The first of `brokers`. */
   broker: string;
+  /** The broker URLs, tried in turn (src/daemon/brokers.ts); duplicates removed. */
+  brokers: string[];
   dataDir: string;
   ns: string;
   clockOffsetMs: number;
@@ -52,14 +55,17 @@ export function daemonConfig(input: DaemonInput): DaemonConfig {
     throw new HamsyncError('HAMSYNC_ERR_CONFIG', `unknown daemon option ${key}`, { field: key });
   });
   const queues = queueOptionsOf(o);
+  const brokers = [...new Set(typeof o.broker === 'string' ? [o.broker] : o.broker)];
+  const subscribe = typeof o.subscribe === 'string' ? [o.subscribe] : o.subscribe;
   return {
     id: o.id,
-    broker: o.broker,
+    broker: brokers[0] as string,
+    brokers,
     dataDir: o.dataDir,
     ns: o.ns,
     clockOffsetMs: parseClockOffset(o.clockOffset, 'clockOffset'),
     clockDriftPpm: o.clockDriftPpm,
-    subscribe: o.subscribe.length > 0 ? o.subscribe : [...DAEMON.subscribe.default],
+    subscribe: subscribe.length > 0 ? subscribe : [...DAEMON.subscribe.default],
     http: loopbackOnly(parseHostPort(o.http, 'http')),
     ca: o.ca,
     cert: o.cert,

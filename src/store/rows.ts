@@ -93,4 +93,9 @@ export interface ChangeRow {
   /** True for an arrival in the deferred queue. */
   d?: true;
   g?: string;
+  /**
+   * 1 when the update came from the hub cluster (another node's push, or a peer snapshot;
+   * broker/cluster/), not from this node's own clients: the cluster's pusher never pushes it again.
+   */
+  x?: 1;
 }

@@ -3,7 +3,7 @@ import type { ChangeLog } from '../store/change-log.js';
 import type { Store } from '../store/open.js';
 import { Ledger, type QueueAccounts } from './accounts.js';
 import { newBatch, type Overlay } from './overlay.js';
-import type { BatchContext, Change, Result } from './resolve.js';
+import type { BatchContext, BatchOptions, Change, Result } from './resolve.js';
 
 /** What `receive` returns: decisions now, and promises for the commit and for durability. */
 export interface Receipt {
@@ -45,8 +45,9 @@ export class Batches {
     return this.lastCommitted;
   }
 
-  begin(): BatchContext {
-    return { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ties: 0, ledger: new Ledger(this.accounts) };
+  begin(options: BatchOptions = {}): BatchContext {
+    const ctx: BatchContext = { store: this.store, overlay: this.overlay, batch: newBatch(), changes: [], accepted: [], seq: this.seq, ties: 0, ledger: new Ledger(this.accounts) };
+    return options.external ? { ...ctx, external: true } : ctx;
   }
 
   finish(ctx: BatchContext, results: Result[] = []): Receipt {

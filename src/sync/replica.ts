@@ -10,6 +10,7 @@ import type { DataDirLock } from '../store/lock.js';
 import type { Store } from '../store/open.js';
 import type { ChangeLog } from '../store/change-log.js';
 import { Cursors } from '../store/cursor.js';
+import { ClusterMarks } from '../store/cluster-marks.js';
 import { hubIdentity, type HubIdentity } from '../store/hub-identity.js';
 import { Outbox } from '../store/outbox.js';
 import { readDeferred, readHistory, readLive, readQuarantine, readQuarantineLog, type DeferredEntry, type Entry, type HistoryEntry, type HistoryRange, type QuarantineEntry, type QuarantineLogEntry } from '../store/read.js';
@@ -23,11 +24,11 @@ import type { QueueStatus } from './queue-ops.js';
 import { resolveQueueLimits, type QueueLimits } from './queue-limits.js';
 import type { ReplicaOptions } from './replica-options.js';
 import { resolveRetention, type Retention } from './retention.js';
-import type { Result } from './resolve.js';
+import type { BatchOptions, Result } from './resolve.js';
 import { snapshotPage, type SnapshotBounds, type SnapshotCursor, type SnapshotPage } from './snapshot.js';
 
 export type { Admission, ChangeEvent, DeferredEntry, DropReport, Entry, HistoryEntry, HistoryRange, Decision, QuarantineEntry, QuarantineLogEntry, QuarantineSelector };
-export type { QueueLimits, QueueStatus, Receipt, ReleaseReport, ReplicaOptions, Result, SourceQueues };
+export type { BatchOptions, QueueLimits, QueueStatus, Receipt, ReleaseReport, ReplicaOptions, Result, SourceQueues };
 
 /**
  * One replica: a durable LMDB store (live, history, deferred, quarantine) behind GUN's HAM.
@@ -104,9 +105,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /**
    * `receive` for updates already validated with `checkBatch` against this replica's limits
    * (lets a caller validate many messages one by one, then commit them as one transaction).
+   * `options.external`: the updates came from the hub cluster (their change log rows are marked).
    */
-  receiveChecked(checked: readonly CheckedUpdate[]): Receipt {
-    return this.receiveAdmitted([this.admit(checked)]);
+  receiveChecked(checked: readonly CheckedUpdate[], options: BatchOptions = {}): Receipt {
+    return this.receiveAdmitted([this.admit(checked)], options);
   }
 
   /**
@@ -130,8 +132,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * to quarantine, the others are resolved with HAM (deferred when still ahead of the clock).
    * Every admission's reservation is returned, whether this succeeds or throws.
    */
-  receiveAdmitted(admissions: readonly Admission[]): Receipt {
-    return this.parts.writes.receiveAdmitted(admissions);
+  receiveAdmitted(admissions: readonly Admission[], options: BatchOptions = {}): Receipt {
+    return this.parts.writes.receiveAdmitted(admissions, options);
   }
 
   /** The live value of a key, or undefined. Sees writes not yet committed. */
@@ -176,6 +178,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   cursors(): Cursors {
     this.assertOpen();
     return new Cursors(this.store);
+  }
+
+  /** The hub cluster's durable marks (stream position, pushed position, generation), kept in this store. */
+  clusterMarks(): ClusterMarks {
+    this.assertOpen();
+    return new ClusterMarks(this.store);
   }
 
   /** One page of a snapshot of the live view and deferred queue under `wanted` keys (src/sync/snapshot.ts). */

@@ -45,6 +45,23 @@ export interface BatchContext {
   ties: number;
   /** Per-source queue counts moved by this batch (undone if it fails to commit). */
   readonly ledger: Ledger;
+  /** The batch's updates came from the hub cluster: their change log rows are marked (`x`). */
+  readonly external?: boolean;
+}
+
+/** Options of a write batch. */
+export interface BatchOptions {
+  /**
+   * The updates came from the hub cluster (another node's push or a peer snapshot): their change
+   * log rows carry `x: 1`, so this node's cluster pusher does not push them again.
+   */
+  external?: boolean;
+}
+
+/** A change log row, marked when the batch is external. */
+function logged(ctx: BatchContext, row: ChangeRow): ChangeRow {
+  if (ctx.external) row.x = 1;
+  return row;
 }
 
 export function currentRow(ctx: Pick<BatchContext, 'store' | 'overlay'>, key: string): LiveRow | undefined {
@@ -81,7 +98,7 @@ export function defer(ctx: BatchContext, u: CheckedUpdate, rx: number): Result {
   void ctx.store.deferred.put([u.state, u.key, ctx.seq++], withSig({ src: u.source, j: u.text, rx }, u.sig));
   ctx.overlay.addFingerprint(`d${fingerprint(u.key, u.state, u.source, u.text)}`, ctx.batch);
   ctx.ledger.add(u.source, 'deferred', 1, updateBytes(u.key, u.text));
-  ctx.accepted.push(withSig({ k: u.key, s: u.state, src: u.source, j: u.text, d: true as const }, u.sig));
+  ctx.accepted.push(logged(ctx, withSig({ k: u.key, s: u.state, src: u.source, j: u.text, d: true as const }, u.sig)));
   return { decision: 'defer', duplicate: false };
 }
 
@@ -139,7 +156,7 @@ export function settle(ctx: BatchContext, u: CheckedUpdate, machine: number, rx:
   const seq = ctx.seq++;
   void ctx.store.history.put([u.state, seq], withSig({ k: u.key, src: u.source, j: u.text, o: outcome, d: wasDeferred, rx }, u.sig));
   void ctx.store.historyByKey.put([u.key, u.state, seq], true);
-  if (!wasDeferred) ctx.accepted.push(withSig({ k: u.key, s: u.state, src: u.source, j: u.text }, u.sig));
+  if (!wasDeferred) ctx.accepted.push(logged(ctx, withSig({ k: u.key, s: u.state, src: u.source, j: u.text }, u.sig)));
   // An applied row is recognised through the live view while it is live (and the overlay marks it
   // when an uncommitted one is superseded); other rows need their fingerprint until they commit.
   if (outcome !== 'applied') ctx.overlay.addFingerprint(fingerprint(u.key, u.state, u.source, u.text), ctx.batch);

@@ -9,7 +9,7 @@ import type { Batches, Receipt } from './batches.js';
 import type { DueRow } from './deferred-timer.js';
 import type { Overlay } from './overlay.js';
 import type { QueueLimits } from './queue-limits.js';
-import { defer, quarantine, settle, type BatchContext, type Result } from './resolve.js';
+import { defer, quarantine, settle, type BatchContext, type BatchOptions, type Result } from './resolve.js';
 
 /** What the write path works on: the replica's store, views and clock. */
 export interface WriteParts {
@@ -52,12 +52,12 @@ export class WritePath {
     this.parts.accounts.unreserve(admission.needs);
   }
 
-  receiveAdmitted(admissions: readonly Admission[]): Receipt {
+  receiveAdmitted(admissions: readonly Admission[], options: BatchOptions = {}): Receipt {
     const p = this.parts;
     try {
       p.assertOpen();
       if (admissions.some((a) => a.done)) throw new Error('an admission was already written or cancelled');
-      const ctx = p.batches.begin();
+      const ctx = p.batches.begin(options);
       const machine = p.clock.now();
       const results: Result[] = [];
       let quarantined = 0;

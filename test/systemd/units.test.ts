@@ -71,3 +71,17 @@ test('every ${CREDENTIALS_DIRECTORY}/<id> an example config names is a LoadCrede
   assert.match(readFileSync(dir + 'hamsync-broker.service', 'utf8'), /^LoadCredential=hamsync\.users\.json$/m);
   assert.match(readFileSync(dir + 'hamsync.service', 'utf8'), /^LoadCredential=hamsync\.signing\.key$/m);
 });
+
+test('the cluster env file example sets only broker options, each with a valid value (commented ones too)', async () => {
+  const { BROKER } = await import('../../src/config/broker-options.js');
+  const { envOf } = await import('../../src/config/option-table.js');
+  const byEnv = new Map(Object.entries(BROKER).map(([name, e]) => [envOf(name), { name, check: e.check }]));
+  const text = readFileSync(dir + 'hamsync-broker-cluster.env.example', 'utf8');
+  const vars = [...text.matchAll(/^#? ?(HAMSYNC_[A-Z_]+)=(\S+)$/gm)];
+  assert.deepEqual(vars.map((m) => m[1]), ['HAMSYNC_CLUSTER', 'HAMSYNC_NODE_ID', 'HAMSYNC_ADVERTISE']);
+  for (const [, env, value] of vars) {
+    const option = byEnv.get(env ?? '');
+    assert.ok(option, `${String(env)} is not a broker option`);
+    option.check(value, option.name);
+  }
+});
