@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { check, Health } from '../src/admin/health.js';
+import { check, Health, type Check } from '../src/admin/health.js';
+import type { ClusterNode } from './cluster/node.js';
 import { loopbackOnly, send, serveJson, type Remote } from '../src/admin/http-kit.js';
 import { keyRoutes } from '../src/admin/key-routes.js';
 import { metricsRoute } from '../src/admin/metrics-kit.js';
@@ -19,6 +20,8 @@ export interface BrokerProbe {
   clients(): number;
   /** Whether the MQTT listener accepts connections. */
   listening(): boolean;
+  /** The hub cluster node, when the broker is one (broker/cluster/node.ts). */
+  cluster?(): ClusterNode | undefined;
 }
 
 export interface AdminApiOptions {
@@ -38,7 +41,8 @@ export interface AdminApiOptions {
  *                     (count, earliest due), quarantined, rate refusals; and the skew history
  *                     (broker/fleet/fleet.ts FleetView, docs/metrics.md)
  *   GET /metrics      Prometheus text (broker/metrics.ts, docs/metrics.md)
- *   GET /healthz      liveness; GET /readyz: readiness (store open and writable, MQTT listener up)
+ *   GET /healthz      liveness; GET /readyz: readiness (store open and writable, MQTT listener up; a
+ *                     cluster node cut off from Redis or catching up: 200 "degraded" with a failing `cluster` check)
  *   GET /v1/events    the dashboard's live feed (server-sent events, broker/web/events.ts)
  *   GET / and /dashboard/*   the drift dashboard's files (broker/web/static.ts; docs/dashboard.md)
  *   and the deferred / quarantine and key routes shared with the daemon (src/admin/queue-routes.ts,
@@ -46,12 +50,14 @@ export interface AdminApiOptions {
  * Host and content-type guards and error codes: src/admin/http-kit.ts (docs/http-api.md).
  */
 export async function startAdminApi(addr: { host: string; port: number }, hub: Hub, replica: Replica, log: Logger, probe: BrokerProbe, options: AdminApiOptions = {}): Promise<{ server: Server; port: number }> {
-  const registry = hubMetrics(hub, replica, () => probe.clients());
+  const registry = hubMetrics(hub, replica, () => probe.clients(), () => probe.cluster?.());
   const health = new Health(async () => [
     await check('store', 'open and writable', () => replica.probeWrite()),
     await check('mqtt', 'listening', () => {
       if (!probe.listening()) throw new Error('the MQTT listener is not accepting connections');
     }),
+    // A node cut off from Redis still serves its clients: a soft check ("degraded", 200).
+    ...clusterCheck(probe.cluster?.()),
   ]);
   const stream = new EventStream(replica, hub.counters, { fleet: () => hub.fleet.view(), log, ...options.events });
   const api = await serveJson(
@@ -93,7 +99,15 @@ function status(hub: Hub, replica: Replica, probe: BrokerProbe): Record<string, 
     queueLimits: queues.limits,
     counters: { ...hub.counters.snapshot(), ...replica.counters.snapshot() },
     sync: hub.sync.status(),
+    /** The hub cluster (nodes, positions, lag, Redis), when this broker is a node of one. */
+    ...(probe.cluster?.() ? { cluster: probe.cluster?.()?.status() } : {}),
     /** Per device: online, lastSeen, skewS, gpsOffsetMs, deferred, earliestDue, quarantined, rateRefusals (GET /v1/fleet has the skew history too). */
     devices: hub.fleet.devices(),
   };
+}
+
+function clusterCheck(node: ClusterNode | undefined): Check[] {
+  if (!node) return [];
+  const c = node.check();
+  return [{ name: 'cluster', ok: c.ok, reason: c.reason, soft: true }];
 }

@@ -3,6 +3,7 @@ import { cached, counterOf, countersFamily, gaugeOf, labelled, newRegistry, sumO
 import type { Replica } from '../src/sync/replica.js';
 import type { FleetDevice } from './fleet/fleet.js';
 import type { Hub } from './hub.js';
+import type { ClusterNode } from './cluster/node.js';
 
 /** The decisions every update the hub receives ends in (hamsync_updates_received_total{decision}). */
 export const DECISIONS = ['apply', 'historical', 'tie-lost', 'same', 'defer', 'quarantine'] as const;
@@ -17,7 +18,7 @@ const FLUSH_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * replica, Aedes and the fleet tracker hold, read at scrape time; the two latency histograms are
  * observed on the put path (Hub.observers, one call per message or write batch).
  */
-export function hubMetrics(hub: Hub, replica: Replica, connectedClients: () => number): Registry {
+export function hubMetrics(hub: Hub, replica: Replica, connectedClients: () => number, cluster: () => ClusterNode | undefined = () => undefined): Registry {
   const r = newRegistry();
   const counters = () => [hub.counters, replica.counters];
   const acked = new Histogram({ name: 'hamsync_put_ack_seconds', help: 'Time from a put message reaching the hub to its PUBACK (durable on disk).', buckets: PUT_BUCKETS, registers: [r] });
@@ -47,6 +48,7 @@ export function hubMetrics(hub: Hub, replica: Replica, connectedClients: () => n
   gaugeOf(r, 'hamsync_sync_backlog_entries', 'Change log entries the open feeds have not yet acknowledged, summed over feeds.', () => sync().feedList.reduce((n, f) => n + f.backlog, 0));
 
   fleetMetrics(r, hub);
+  if (cluster()) clusterMetrics(r, cluster);
   return r;
 }
 
@@ -65,4 +67,12 @@ function fleetMetrics(r: Registry, hub: Hub): void {
   labelled(r, 'counter', 'hamsync_device_rate_refusals_total', 'Put messages of the device refused over its rate limit.', 'device', per((d) => d.rateRefusals));
   gaugeOf(r, 'hamsync_fleet_tracked_devices', 'Devices with a record and series (at most 1000).', () => hub.fleet.tracker.size);
   counterOf(r, 'hamsync_fleet_untracked_messages_total', 'Put messages from devices past the tracked-device cap (no per-device series).', () => hub.fleet.tracker.untrackedMessages);
+}
+
+/** The hub cluster node's (docs/cluster.md); its events (pushes, gaps, snapshots) are also hub counters `cluster.*`. */
+function clusterMetrics(r: Registry, cluster: () => ClusterNode | undefined): void {
+  gaugeOf(r, 'hamsync_cluster_redis_up', '1 while the node reaches the cluster\'s Redis (PING watchdog), else 0.', () => (cluster()?.redisUp ? 1 : 0));
+  gaugeOf(r, 'hamsync_cluster_behind_entries', 'Entries of the shared stream this node has not applied yet (as of the last heartbeat).', () => cluster()?.behind ?? 0);
+  gaugeOf(r, 'hamsync_cluster_unpushed_updates', 'Change log positions of this node not yet pushed to the shared stream.', () => cluster()?.pusher.unpushed ?? 0);
+  gaugeOf(r, 'hamsync_cluster_snapshots', 'Peer snapshots this node took (gap fallback) since it started.', () => cluster()?.status().snapshots.taken ?? 0);
 }

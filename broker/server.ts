@@ -28,6 +28,7 @@ import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import type { RateLimitOptions } from './rate-limit.js';
 import type { ClusterOptions } from './cluster/options.js';
 import { MqBridge } from './cluster/mq-bridge.js';
+import { ClusterNode } from './cluster/node.js';
 
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
@@ -105,7 +106,15 @@ export interface RunningBroker {
   readonly aedes: Aedes;
   /** Pub/sub between the nodes of a cluster (broker/cluster/mq-bridge.ts); undefined without `cluster`. */
   readonly mqBridge: MqBridge | undefined;
+  /** This broker's hub cluster node, with `cluster` (broker/cluster/node.ts). */
+  readonly cluster: ClusterNode | undefined;
   close(): Promise<void>;
+}
+
+/** The MQTT URL peers reach a node at by default: its listener (127.0.0.1 for a wildcard address). */
+export function defaultAdvertise(host: string, port: number, tls: boolean): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `${tls ? 'mqtts' : 'mqtt'}://${h}:${port}`;
 }
 
 function listen(server: Server | HttpServer, port: number, host: string, what: string): Promise<number> {
@@ -212,6 +221,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let http: HttpServer | undefined;
   let admin: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
+  let cluster: ClusterNode | undefined;
   const closeAll = async (): Promise<void> => {
     // Stop accepting, then close every client (Aedes), then wait for the listeners to finish.
     admin?.closeAllConnections();
@@ -224,11 +234,22 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     for (const s of streams) s.destroy();
     streams.clear();
     await Promise.all(closed);
+    // Before the replica closes: a batch from the stream being applied ends first.
+    await cluster?.stop();
     await hub.detach();
     await replica.close();
   };
   try {
     const port = await listen(tcp, options.port ?? 1883, host, 'MQTT');
+    if (options.cluster) {
+      // After the listener: the advertised URL names its port.
+      const c = options.cluster;
+      const node = new ClusterNode(ctx, replica, { ...c, advertise: c.advertise ?? defaultAdvertise(host, port, secure !== undefined) });
+      cluster = node;
+      // Rows not yet pushed to the shared stream stay in the change log.
+      hub.sync.holdLog(() => node.pusher.pushed);
+      node.start();
+    }
     let wsPort: number | undefined;
     if (options.wsPort !== undefined) {
       http = secure ? createHttpsServer(secure) : createHttpServer();
@@ -245,7 +266,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
     let httpPort: number | undefined;
     if (options.http !== undefined) {
-      const api = await startAdminApi(options.http, hub, replica, log, { info, clients: () => aedes.connectedClients, listening: () => tcp.listening }, remote ? { remote } : {});
+      const api = await startAdminApi(options.http, hub, replica, log, { info, clients: () => aedes.connectedClients, listening: () => tcp.listening, cluster: () => cluster }, remote ? { remote } : {});
       admin = api.server;
       httpPort = api.port;
     }
@@ -254,7 +275,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       auth: guard ? { users: options.auth?.usersFile, userCount: guard.userCount, allowAnonymous: options.auth?.allowAnonymous === true } : 'none (open broker)',
       signatures: { keys: hub.keyCount, ...(options.keysFile === undefined ? {} : { keysFile: options.keysFile }), requireSigned: options.requireSigned === true },
     });
-    return { port, wsPort, httpPort, hub, replica, aedes, mqBridge, close: closeAll };
+    return { port, wsPort, httpPort, hub, replica, aedes, mqBridge, cluster, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -14,6 +14,12 @@ export interface ClusterOptions {
   advertise?: string;
   /** Entries the shared stream keeps (trimmed approximately beyond it). Default 1,000,000. */
   logMax?: number;
+  /**
+   * This node's login at its peers' MQTT listeners (peer snapshots) when they require one
+   * (--users): a device user that may read every key. Default: none.
+   */
+  username?: string;
+  password?: string;
 }
 
 /** Default length of the shared stream, in entries (one entry holds one durable batch of a node). */

@@ -19,6 +19,8 @@ export class LogRetention {
   private running: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
+  /** Entries after this position are kept whatever `max` says (the cluster pusher's unpushed rows). */
+  hold: (() => number) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -57,7 +59,7 @@ export class LogRetention {
     try {
       for (;;) {
         if (this.stopped) break;
-        const upTo = this.log.head - this.max;
+        const upTo = Math.min(this.log.head - this.max, this.hold?.() ?? Infinity);
         if (upTo < this.log.oldest()) break;
         const n = await this.log.prune(upTo, STEP);
         total += n;

@@ -96,6 +96,14 @@ export class SyncHub {
     await this.retention.stop();
   }
 
+  /**
+   * Keeps change log entries after `keep()` from pruning (the hub cluster's pusher has not pushed
+   * them yet; broker/cluster/pusher.ts).
+   */
+  holdLog(keep: () => number): void {
+    this.retention.hold = keep;
+  }
+
   /** Pruning now, for tests and the admin: resolves when the run ended. */
   prune(): Promise<void> {
     return this.retention.run();

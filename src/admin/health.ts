@@ -9,6 +9,8 @@ export interface Check {
   name: string;
   ok: boolean;
   reason: string;
+  /** A failing soft check leaves the process serving: /readyz answers 200 "degraded", not 503. */
+  soft?: boolean;
 }
 
 /**
@@ -16,7 +18,9 @@ export interface Check {
  *   GET /healthz  200 {"status":"ok","eventLoopDelayMs":{mean,p99,max}} while the process and its event
  *                 loop run; 503 "stalled" when the loop was held up over LIVENESS_MAX_DELAY_MS since the last probe
  *   GET /readyz   200 {"status":"ready","checks":[...]} when every check passes, else 503
- *                 {"status":"not-ready","reason":<the failed checks' reasons>,"checks":[...]}
+ *                 {"status":"not-ready","reason":<the failed checks' reasons>,"checks":[...]}; when only
+ *                 soft checks fail (a cluster node cut off from Redis still serves its clients): 200
+ *                 {"status":"degraded","reason":...,"checks":[...]}
  * The event-loop delay is measured by a perf_hooks histogram (20 ms resolution) reset at each probe.
  */
 export class Health {
@@ -36,6 +40,8 @@ export class Health {
           const checks = await this.checks();
           const failed = checks.filter((c) => !c.ok);
           if (failed.length === 0) return send(res, 200, { status: 'ready', checks });
+          const reason = failed.map((c) => `${c.name}: ${c.reason}`).join('; ');
+          if (failed.every((c) => c.soft === true)) return send(res, 200, { status: 'degraded', reason, checks });
           send(res, 503, { status: 'not-ready', reason: failed.map((c) => `${c.name}: ${c.reason}`).join('; '), checks });
         },
       },

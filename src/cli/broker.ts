@@ -11,6 +11,7 @@ import { CREDENTIAL_PATH_KEYS, resolveCredentialPaths } from '../config/credenti
 import { BROKER, type BrokerInput } from '../config/broker-options.js';
 import type { Merged } from '../config/option-table.js';
 import { loggerFor, stopOnSignal, withOptions } from './shared.js';
+import { readFileOrFail } from '../util/read-file.js';
 
 export const command = 'broker';
 export const describe = 'Run the Aedes MQTT broker with the hub replica (resolves puts, publishes retained state)';
@@ -61,7 +62,7 @@ export async function handler(argv: Merged<typeof BROKER>): Promise<void> {
     ...connectionLimitsOf(argv),
     ...(argv.keys !== undefined ? { keysFile: argv.keys } : {}),
     requireSigned: argv.requireSigned === true,
-    ...(argv.cluster !== undefined ? { cluster: { url: argv.cluster, nodeId: argv.nodeId ?? hostname(), ...(argv.advertise !== undefined ? { advertise: argv.advertise } : {}), logMax: argv.clusterLogMax } } : {}),
+    ...(argv.cluster !== undefined ? { cluster: { url: argv.cluster, nodeId: argv.nodeId ?? hostname(), ...(argv.advertise !== undefined ? { advertise: argv.advertise } : {}), logMax: argv.clusterLogMax, ...clusterLoginOf(argv) } } : {}),
     ...(argv.users !== undefined ? { auth: { usersFile: argv.users, allowAnonymous: argv.allowAnonymous === true } } : {}),
     ...(argv.tlsCert !== undefined && argv.tlsKey !== undefined ? { tls: { cert: argv.tlsCert, key: argv.tlsKey, ...(argv.tlsCa !== undefined ? { ca: argv.tlsCa } : {}) } } : {}),
   });
@@ -69,4 +70,11 @@ export async function handler(argv: Merged<typeof BROKER>): Promise<void> {
   // Handlers first: whoever reads the listening line may signal us at once.
   stopOnSignal(() => broker.close(), log);
   process.stdout.write(`${JSON.stringify({ listening: { port: broker.port, wsPort: broker.wsPort, http: broker.httpPort } })}\n`);
+}
+
+/** The node's login at its peers (--cluster-user, --cluster-password-file: the file's first line). */
+function clusterLoginOf(argv: { clusterUser?: string; clusterPasswordFile?: string }): { username?: string; password?: string } {
+  if (argv.clusterUser === undefined) return {};
+  const password = argv.clusterPasswordFile === undefined ? undefined : readFileOrFail(argv.clusterPasswordFile, 'cluster password file').toString('utf8').split(/\r?\n/)[0];
+  return { username: argv.clusterUser, ...(password === undefined ? {} : { password }) };
 }

@@ -12,7 +12,7 @@ import { HamsyncError, describe } from '../errors.js';
 /** Options that name a file and may name a credential, per command. */
 export const CREDENTIAL_PATH_KEYS = {
   daemon: ['signingKey', 'keys', 'users', 'ca', 'cert', 'key'],
-  broker: ['users', 'keys', 'tlsCert', 'tlsKey', 'tlsCa'],
+  broker: ['users', 'keys', 'tlsCert', 'tlsKey', 'tlsCa', 'clusterPasswordFile'],
 } as const;
 
 const REF = /^\$(?:\{CREDENTIALS_DIRECTORY\}|CREDENTIALS_DIRECTORY)\/(.*)$/;

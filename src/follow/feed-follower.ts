@@ -26,6 +26,8 @@ export interface FollowerConfig {
   subscribe: string[];
   /** Store what it receives as from the hub cluster (change log rows marked; broker/cluster/). */
   external?: boolean;
+  /** Called when a feed first reaches the hub's head (after that page is durable). */
+  onCaughtUp?(): void;
 }
 
 /** Where it publishes its requests and acknowledgements (an mqtt.js client). */
@@ -155,6 +157,7 @@ export class FeedFollower {
       feed.caughtUp = true;
       this.ctx.counters.inc('sync.completed');
       this.ctx.log.info('caught up with the hub', { hub: page.hub, position: page.to, pages: feed.n });
+      this.config.onCaughtUp?.();
     }
   }
 

@@ -14,20 +14,22 @@ export interface StreamMark {
   gen: string;
   /** Last stream entry id applied ("0-0": none yet). */
   id: string;
+  /** That entry's number in the stream (entries are numbered 1, 2, 3, … per generation; 0: none). */
+  n: number;
 }
 
 export class ClusterMarks {
   constructor(private readonly store: Store) {}
 
   stream(): StreamMark | undefined {
-    const v = this.store.meta.get(STREAM) as { gen?: unknown; id?: unknown } | undefined;
-    if (!v || typeof v.gen !== 'string' || typeof v.id !== 'string') return undefined;
-    return { gen: v.gen, id: v.id };
+    const v = this.store.meta.get(STREAM) as { gen?: unknown; id?: unknown; n?: unknown } | undefined;
+    if (!v || typeof v.gen !== 'string' || typeof v.id !== 'string' || !Number.isSafeInteger(v.n)) return undefined;
+    return { gen: v.gen, id: v.id, n: v.n as number };
   }
 
   /** Queues the mark into the current write transaction (the same event-loop turn as the updates it covers). */
   setStream(mark: StreamMark): void {
-    void this.store.meta.put(STREAM, { gen: mark.gen, id: mark.id });
+    void this.store.meta.put(STREAM, { gen: mark.gen, id: mark.id, n: mark.n });
   }
 
   /** Change log position pushed to the stream so far (0: none). */
