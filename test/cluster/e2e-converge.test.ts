@@ -24,7 +24,7 @@ const SHARED = 20;
 const TIES = 5;
 const STATE = 'hamsync/default/state/';
 
-test('three cluster nodes and three daemons (one per node) converge, and mosquitto_sub on node 3 sees every change made through node 1 once, in order', { timeout: 150_000, skip: skipUnlessTools('redis-server', 'mosquitto') }, async (t) => {
+test('three cluster nodes and three daemons (one per node) converge, and mosquitto_sub on node 3 sees every change made through node 1 once, in order', { timeout: 150_000, skip: skipUnlessTools('redis-server', 'mosquitto_sub') }, async (t) => {
   const h = new Harness(t);
   const redis = await PrivateRedis.start(t);
   const nodes: ClusterNode[] = [];
@@ -37,7 +37,13 @@ test('three cluster nodes and three daemons (one per node) converge, and mosquit
   // The subscriber on node 3, up before any write: a put through node 1 reaches it first.
   const sub = new MosquittoSub(h, (nodes[2] as ClusterNode).port, `${STATE}#`, uniqueId('e2e-sub-n3-'));
   const [probe] = await putApi(d1.http, [{ k: 'probe/n1', v: 'hello from node 1' }]);
-  await until(() => sub.on(`${STATE}probe/n1`).length > 0, { timeoutMs: 20_000, what: `mosquitto_sub on node 3 to see a put made through node 1 (stderr: ${sub.stderr})` });
+  await until(
+    () => {
+      if (sub.on(`${STATE}probe/n1`).length > 0) return true;
+      throw new Error(`nothing yet; mosquitto_sub ${sub.running ? 'running' : 'exited'}, stderr: ${JSON.stringify(sub.stderr)}`);
+    },
+    { timeoutMs: 20_000, what: 'mosquitto_sub on node 3 to see a put made through node 1' },
+  );
 
   // The writes: each round, each daemon puts its own keys and the shared ones; and once, the same state on the tie keys.
   const puts: Written[] = [{ k: 'probe/n1', v: 'hello from node 1', s: probe?.s as number, src: 'd1' }];

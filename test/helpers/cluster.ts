@@ -143,6 +143,7 @@ export class MosquittoSub {
   readonly lines: SubLine[] = [];
   readonly bad: string[] = [];
   private readonly child: ChildProcess;
+  private readonly closed: Promise<void>;
   private buffer = '';
   stderr = '';
 
@@ -150,6 +151,8 @@ export class MosquittoSub {
     this.child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-v', '-i', clientId, '-t', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.setEncoding('utf8').on('data', (s: string) => this.take(s));
     this.child.stderr?.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
+    this.child.on('error', (err) => (this.stderr += `[spawn error] ${err.message}\n`));
+    this.closed = new Promise((resolve) => this.child.once('close', () => resolve()));
     h.defer(() => this.stop());
   }
 
@@ -173,13 +176,11 @@ export class MosquittoSub {
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
   }
 
   async stop(): Promise<void> {
-    if (!this.running) return;
-    const gone = new Promise((r) => this.child.once('close', r));
-    this.child.kill('SIGTERM');
-    await gone;
+    if (this.running) this.child.kill('SIGTERM');
+    await this.closed;
   }
 }
