@@ -27,7 +27,7 @@ import { createContext } from '../src/context.js';
 import { BROKER_DEFAULTS } from '../src/config/broker-options.js';
 import type { RateLimitOptions } from './rate-limit.js';
 import type { ClusterOptions } from './cluster/options.js';
-import { MqBridge } from './cluster/mq-bridge.js';
+import type { MqBridge } from './cluster/mq-bridge.js';
 import { ClusterNode } from './cluster/node.js';
 
 export interface BrokerOptions {
@@ -159,8 +159,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   replica.retention?.on('pruned', (run) => log.info('history pruned', { ...run }));
   // In a cluster, Aedes' messages go through the bridge: local at once, bridged topics also to the other nodes.
   let forwardable = (_packet: unknown): boolean => true;
+  // Loaded only for a cluster node: a single broker does not load ioredis.
   const mqBridge = options.cluster
-    ? new MqBridge({ url: options.cluster.url, nodeId: options.cluster.nodeId, ns: ctx.ns, counters: ctx.counters, log, forwardable: (p) => forwardable(p) })
+    ? new (await import('./cluster/mq-bridge.js')).MqBridge({ url: options.cluster.url, nodeId: options.cluster.nodeId, ns: ctx.ns, counters: ctx.counters, log, forwardable: (p) => forwardable(p) })
     : undefined;
   const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, heartbeatInterval: 60_000, drainTimeout, ...(mqBridge ? { id: options.cluster?.nodeId, mq: mqBridge } : {}) });
   mqBridge?.attach(aedes);

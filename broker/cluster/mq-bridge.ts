@@ -68,6 +68,9 @@ export class MqBridge {
   private inFlight = 0;
   private inFlightBytes = 0;
   private delivering = 0;
+  /** Messages from other nodes behind a retained one being stored (delivered in order, after it). */
+  private storing = 0;
+  private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Redis acknowledged our subscription once (ioredis makes it again after each reconnect). */
   private subscribed = false;
@@ -85,20 +88,30 @@ export class MqBridge {
     this.sub = new Redis(options.url, { maxRetriesPerRequest: null, connectionName: `hamsync-mq-sub-${options.nodeId}` });
     this.redis = MQEmitterRedis({ pubConn: this.pub, subConn: this.sub });
     // Connection errors come as events on `state` (an 'error' without a listener would throw).
-    (this.redis as unknown as { state: NodeJS.EventEmitter }).state.on('error', (err: Error) => this.warn('redis', 'cluster pub/sub: Redis connection error', { err: err.message }));
+    // One warning per outage (the first error), then debug lines: ioredis retries every 2 s at most.
+    let down = true;
+    let warned = false;
+    (this.redis as unknown as { state: NodeJS.EventEmitter }).state.on('error', (err: Error) => {
+      if (warned) return this.log.debug('cluster pub/sub: Redis connection error', { err: err.message });
+      warned = true;
+      this.log.warn('cluster pub/sub: Redis unreachable; messages to other nodes are dropped until it is back (local delivery goes on)', { err: err.message });
+    });
     this.guardDecode();
     this.redis.on(`${this.prefix}#`, (m, done) => {
       done();
       this.receive(m);
     }, () => (this.subscribed = true));
-    let wasReady = false;
     this.pub.on('ready', () => {
-      if (wasReady) this.log.info('cluster pub/sub: Redis connection back');
-      wasReady = true;
+      if (warned) this.log.info('cluster pub/sub: Redis reachable again');
+      down = false;
+      warned = false;
       this.announceBirth();
     });
     this.pub.on('close', () => {
-      if (wasReady && !this.closed) this.warn('redis-down', 'cluster pub/sub: Redis connection lost; messages to other nodes are dropped until it is back', {});
+      if (down || this.closed) return;
+      down = true;
+      warned = true;
+      this.log.warn('cluster pub/sub: Redis connection lost; messages to other nodes are dropped until it is back (local delivery goes on)');
     });
   }
 
@@ -206,11 +219,17 @@ export class MqBridge {
     this.delivering++;
     const deliver = (): void => this.local.emit(packet, () => void this.delivering--);
     const persistence = (this.aedes as unknown as { persistence?: { storeRetained(p: Message): Promise<void> } } | undefined)?.persistence;
-    if (!packet.retain || !persistence) return deliver();
-    persistence.storeRetained(packet).then(deliver, (err: Error) => {
-      this.warn('retain', 'cluster pub/sub: a retained message from another node was not stored', { topic, err: err.message });
-      deliver();
-    });
+    const store = packet.retain && persistence !== undefined;
+    // In order: while a retained message is being stored, the messages after it wait for it.
+    if (!store && this.storing === 0) return deliver();
+    this.storing++;
+    this.tail = this.tail
+      .then(() => (store ? persistence.storeRetained(packet) : undefined))
+      .catch((err: Error) => this.warn('retain', 'cluster pub/sub: a retained message from another node was not stored', { topic, err: err.message }))
+      .then(() => {
+        this.storing--;
+        deliver();
+      });
   }
 
   /**

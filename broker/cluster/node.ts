@@ -148,7 +148,13 @@ export class ClusterNode {
 
   /** Registers this node, reads the registry, the stream's count and its generation. */
   private beat(): Promise<void> {
-    this.beating ??= (async () => {
+    this.beating ??= this.beatOnce().finally(() => {
+      this.beating = undefined;
+    });
+    return this.beating;
+  }
+
+  private async beatOnce(): Promise<void> {
       try {
         if (!this.link.up) return;
         const replies = await this.link.cmd.multi().hset(this.keys.nodes, this.o.nodeId, JSON.stringify(this.entry())).hgetall(this.keys.nodes).get(this.keys.count).get(this.keys.gen).exec();
@@ -161,11 +167,7 @@ export class ClusterNode {
         if (followed !== undefined && gen !== followed) this.consumer.resync();
       } catch (err) {
         this.link.failed(err as Error);
-      } finally {
-        this.beating = undefined;
       }
-    })();
-    return this.beating;
   }
 
   /** A gap: re-push own rows (when the stream lost its data), then a snapshot from every live peer. */

@@ -45,6 +45,28 @@ function syncLines(sync: SyncView | undefined): string[] {
   return out;
 }
 
+interface ClusterView {
+  nodeId: string;
+  redis: { up: boolean; reason?: string };
+  stream: { position: number; head: number; behind: number };
+  pushed: number;
+  unpushed: number;
+  snapshots: { taken: number; failed: number };
+  nodes: { id: string; url: string; position: number; behind: number; seenS: number; live: boolean }[];
+}
+
+/** A hub cluster node (docs/cluster.md): Redis, this node's log position and lag, and every registered node's. */
+export function clusterLines(c: ClusterView | undefined): string[] {
+  if (!c) return [];
+  const redis = c.redis.up ? 'connected' : `NOT connected (${c.redis.reason ?? 'unknown'}; serving clients locally)`;
+  const out = [
+    `cluster   node ${c.nodeId}; redis ${redis}`,
+    `  stream position ${c.stream.position} of head ${c.stream.head} (behind ${c.stream.behind}); ${c.unpushed} own change log entries not pushed yet; peer snapshots ${c.snapshots.taken} taken, ${c.snapshots.failed} failed`,
+  ];
+  for (const n of c.nodes) out.push(`  node ${n.id} ${n.url}: position ${n.position}, behind ${n.behind}, ${n.live ? `seen ${n.seenS} s ago` : `STALE (last seen ${n.seenS} s ago)`}`);
+  return out;
+}
+
 /** While offline: the last connection error and when the next attempt is. */
 function linkLines(link: LinkView | undefined, connected: boolean): string[] {
   if (!link || connected) return [];
@@ -75,7 +97,7 @@ export async function handler(argv: { http: string; json: boolean }): Promise<vo
   print(argv.json, s, () => {
     const head =
       s.role === 'broker'
-        ? [`broker    hub replica (ns ${String(s.ns)})`, `live      ${String(s.live)} keys`]
+        ? [`broker    hub replica (ns ${String(s.ns)})`, ...clusterLines(s.cluster as ClusterView | undefined), `live      ${String(s.live)} keys`]
         : [
             `device    ${String(s.id)} (ns ${String(s.ns)})`,
             `broker    ${String(s.broker)} — ${s.connected ? 'connected' : 'NOT connected (working offline)'}`,

@@ -5,6 +5,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { TestContext } from 'node:test';
 import { startBroker, type BrokerOptions, type RunningBroker } from '../../broker/server.js';
+import { createLogger } from '../../src/log.js';
 import type { ChangeRow } from '../../src/store/rows.js';
 import { encodePut } from '../../src/wire/codec.js';
 import { topics } from '../../src/wire/topics.js';
@@ -25,8 +26,10 @@ export interface NodeSpec {
 
 /** A broker that is one cluster node; closed when the test ends (closing twice is harmless). */
 export async function node(t: TestContext, spec: NodeSpec): Promise<RunningBroker> {
+  // HAMSYNC_TEST_LOG=info: each node's log on stderr (debugging a failure).
+  const level = process.env.HAMSYNC_TEST_LOG;
   const b = await startBroker({
-    port: 0, host: '127.0.0.1', dataDir: spec.dataDir ?? tempDir(t), ...spec.extra,
+    port: 0, host: '127.0.0.1', dataDir: spec.dataDir ?? tempDir(t), ...(level ? { log: createLogger(level as 'info', { node: spec.nodeId }) } : {}), ...spec.extra,
     cluster: { url: spec.url, nodeId: spec.nodeId, ...(spec.logMax === undefined ? {} : { logMax: spec.logMax }), ...FAST } as BrokerOptions['cluster'],
   });
   t.after(() => b.close());

@@ -11,6 +11,8 @@ import { MqBridge } from '../../broker/cluster/mq-bridge.js';
 import { bridgedTopic } from '../../broker/cluster/bridged-topics.js';
 import { Counters } from '../../src/counters.js';
 import { encodePut } from '../../src/wire/codec.js';
+import type { Logger } from '../../src/log.js';
+import { recordingLogger } from '../devices/helpers.js';
 import { PrivateRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/tmp.js';
 import { skipUnlessTools } from '../helpers/tools.js';
@@ -18,8 +20,8 @@ import { until } from '../helpers/wait.js';
 
 const skip = skipUnlessTools('redis-server');
 
-async function node(t: TestContext, redis: PrivateRedis, nodeId: string, dataDir = tempDir(t)): Promise<RunningBroker> {
-  const b = await startBroker({ port: 0, host: '127.0.0.1', dataDir, cluster: { url: redis.url, nodeId } });
+async function node(t: TestContext, redis: PrivateRedis, nodeId: string, dataDir = tempDir(t), log?: Logger): Promise<RunningBroker> {
+  const b = await startBroker({ port: 0, host: '127.0.0.1', dataDir, cluster: { url: redis.url, nodeId }, ...(log ? { log } : {}) });
   t.after(() => b.close());
   await until(() => b.mqBridge?.status().redis === 'up', { what: `${nodeId}: Redis connections ready` });
   return b;
@@ -93,11 +95,16 @@ test('a retained message from another node is kept in this node\'s retained stor
   const late = await client(t, n2, 'late-2');
   await late.c.subscribeAsync('app/retained', { qos: 1 });
   await until(() => late.got.includes('app/retained kept'), { what: 'the retained message on node 2' });
+  // Storing a retained message does not let the messages after it overtake it.
+  await Promise.all(Array.from({ length: 60 }, (_, i) => pub.c.publishAsync('app/seq', String(i), { qos: 1, retain: i % 3 === 0 })));
+  await until(() => watch.got.includes('app/seq 59'), { what: 'the sequence on node 2' });
+  assert.deepEqual(watch.got.filter((g) => g.startsWith('app/seq ')), Array.from({ length: 60 }, (_, i) => `app/seq ${i}`));
 });
 
 test('Redis down: node 1 still serves its own clients; cross-node messages are dropped and counted; delivery resumes when Redis is back', { skip }, async (t) => {
   const redis = await PrivateRedis.start(t);
-  const n1 = await node(t, redis, 'n1');
+  const log = recordingLogger();
+  const n1 = await node(t, redis, 'n1', tempDir(t), log);
   const n2 = await node(t, redis, 'n2');
   const s2 = await client(t, n2, 'sub-2');
   await s2.c.subscribeAsync('app/#', { qos: 1 });
@@ -116,9 +123,14 @@ test('Redis down: node 1 still serves its own clients; cross-node messages are d
   await pub.c.publishAsync('app/during', 'outage', { qos: 1 });
   await until(() => local.got.includes('app/during outage'), { what: 'the local delivery during the outage' });
   assert.ok(n1.hub.counters.get('cluster.mq.dropped.redis-down') > dropped, 'the cross-node copy is dropped and counted');
+  // The outage is one warning, however many reconnect attempts fail (those are debug lines).
+  const redisLines = (level: string): number => log.entries.filter((e) => e.level === level && e.msg.startsWith('cluster pub/sub: Redis')).length;
+  await until(() => redisLines('debug') >= 2, { what: 'two failed reconnect attempts' });
+  assert.equal(redisLines('warn'), 1, JSON.stringify(log.entries.filter((e) => e.msg.startsWith('cluster pub/sub'))));
 
   await redis.restart();
   await marker(pub.c, 'after', s2.got, local.got);
+  assert.ok(log.entries.some((e) => e.level === 'info' && e.msg === 'cluster pub/sub: Redis reachable again'));
   assert.equal(count(s2.got, 'app/during outage'), 0);
 });
 
