@@ -168,6 +168,8 @@ export interface CatchUp {
   ingestMs: number;
   /** Live keys of n1 and of n2 after the catch-up (must be equal). */
   live: [number, number];
+  /** How the daemon's last sync started (status sync.last: resume or snapshot). */
+  daemonSync: string;
 }
 
 const MARKER = 'catchup/last';
@@ -231,7 +233,8 @@ export async function catchUp(cluster: Cluster, n: number, nodeFirst: boolean): 
       nodeMs = await node();
     }
     const live = await Promise.all([n1, n2].map(async (x) => ((await api(x.http, 'GET', '/v1/status')).body as { live: number }).live));
-    return { nodeMs, daemonMs, ingestMs, live: live as [number, number] };
+    const daemonSync = syncOf(await statusOf(d.http)).last ?? '?';
+    return { nodeMs, daemonMs, ingestMs, live: live as [number, number], daemonSync };
   } finally {
     d.kid.dirs.push(dataDir);
     await d.kid.stop();

@@ -70,6 +70,7 @@ export class NodeKid {
     readonly nodeId: string,
     readonly dataDir: string,
     private readonly redis: string | undefined,
+    private readonly extra: string[],
     kid: Kid,
     port: number,
     http: string,
@@ -79,19 +80,19 @@ export class NodeKid {
     this.http = http;
   }
 
-  private static async spawn(nodeId: string, dataDir: string, redis: string | undefined, port: number): Promise<{ kid: Kid; port: number; http: string }> {
-    const args = [CLI, 'broker', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--http', '127.0.0.1:0', '--log-level', 'warn', '--rate-limit', '0'];
+  private static async spawn(nodeId: string, dataDir: string, redis: string | undefined, port: number, extra: string[]): Promise<{ kid: Kid; port: number; http: string }> {
+    const args = [CLI, 'broker', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--http', '127.0.0.1:0', '--log-level', 'warn', '--rate-limit', '0', ...extra];
     if (redis !== undefined) args.push('--cluster', redis, '--node-id', nodeId, ...(port === 0 ? [] : ['--advertise', `mqtt://127.0.0.1:${port}`]));
     const kid = new Kid(nodeId, args);
     const l = await kid.line<{ port: number; http: number }>('listening', 60_000);
     return { kid, port: l.port, http: `127.0.0.1:${l.http}` };
   }
 
-  /** Starts a node on a fresh temp dir (removed by `stop`). */
-  static async start(nodeId: string, redis?: string): Promise<NodeKid> {
+  /** Starts a node on a fresh temp dir (removed by `stop`); `extra`: more broker flags. */
+  static async start(nodeId: string, redis?: string, extra: string[] = []): Promise<NodeKid> {
     const dataDir = tempDir(`node-${nodeId}`);
-    const s = await NodeKid.spawn(nodeId, dataDir, redis, 0);
-    return new NodeKid(nodeId, dataDir, redis, s.kid, s.port, s.http);
+    const s = await NodeKid.spawn(nodeId, dataDir, redis, 0, extra);
+    return new NodeKid(nodeId, dataDir, redis, extra, s.kid, s.port, s.http);
   }
 
   get url(): string {
@@ -105,7 +106,7 @@ export class NodeKid {
 
   /** Starts it again on its port and data dir. */
   async restart(): Promise<void> {
-    const s = await NodeKid.spawn(this.nodeId, this.dataDir, this.redis, this.port);
+    const s = await NodeKid.spawn(this.nodeId, this.dataDir, this.redis, this.port, this.extra);
     this.kid = s.kid;
     this.http = s.http;
   }
@@ -130,12 +131,13 @@ export class Cluster {
     readonly nodes: NodeKid[],
   ) {}
 
-  static async start(n: number): Promise<Cluster> {
-    if (n === 0) return new Cluster(undefined, [await NodeKid.start('plain')]);
+  /** `extra`: more flags for every node's broker. */
+  static async start(n: number, extra: string[] = []): Promise<Cluster> {
+    if (n === 0) return new Cluster(undefined, [await NodeKid.start('plain', undefined, extra)]);
     const redis = await RedisKid.start();
     const nodes: NodeKid[] = [];
     try {
-      for (let i = 1; i <= n; i++) nodes.push(await NodeKid.start(`n${i}`, redis.url));
+      for (let i = 1; i <= n; i++) nodes.push(await NodeKid.start(`n${i}`, redis.url, extra));
     } catch (err) {
       for (const node of nodes) await node.stop();
       await redis.stop();

@@ -89,8 +89,9 @@ async function lagRun(): Promise<Paced> {
   }
 }
 
-async function catchUpRun(n: number, nodeFirst: boolean): Promise<CatchUp> {
-  const cluster = await Cluster.start(2);
+/** One catch-up run; the nodes keep 2N change log entries, so the daemon resumes from its position (no snapshot). */
+export async function catchUpRun(n: number, nodeFirst: boolean): Promise<CatchUp> {
+  const cluster = await Cluster.start(2, ['--sync-log-max', String(2 * n + 10_000)]);
   try {
     return await catchUp(cluster, n, nodeFirst);
   } finally {
@@ -160,7 +161,7 @@ function pushCatchUp(rows: SectionRow[], c: CatchUp[], n: number): void {
     rate: `${fmt(median(nodeRate))} updates/s`,
     vs: `(${minMax(nodeRate, fmt)}); ${spread(c.map((x) => x.nodeMs / 1000), (s) => s.toFixed(1))} s; ${x2(median(nodeRate) / median(daemonRate))}x the daemon's` + (mismatched > 0 ? `; WARNING: in ${mismatched} run(s) n2's live key count differed from n1's` : '; live key counts equal'),
   });
-  rows.push({ section, what: `baseline: a daemon following # catching up the same backlog from n1`, rate: `${fmt(median(daemonRate))} updates/s`, vs: `(${minMax(daemonRate, fmt)}); ingest into n1 took ${spread(c.map((x) => x.ingestMs / 1000), (s) => s.toFixed(1))} s` });
+  rows.push({ section, what: `baseline: a daemon following # catching up the same backlog from n1`, rate: `${fmt(median(daemonRate))} updates/s`, vs: `(${minMax(daemonRate, fmt)}); ingest into n1 took ${spread(c.map((x) => x.ingestMs / 1000), (s) => s.toFixed(1))} s; the daemon's sync: ${[...new Set(c.map((x) => x.daemonSync))].join(', ')}` });
 }
 
 function notes(runs: number, n: number): string[] {
@@ -170,7 +171,7 @@ function notes(runs: number, n: number): string[] {
       `Updates/s: ${DEVICES} mqtt.js devices in the bench process, round-robin over the nodes, window ${WINDOW}, ${WARM_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured, counted at PUBACK (the accepting node durable; replication to the others continues after). ` +
       `put -> state: one-update puts paced at ${fmt(LAT_RATE)}/s into n1, a subscriber on the last node's state topics (the same node for 1 node and the plain broker), ${PACE_WARM_MS / 1000} s warm-up + ${PACE_MS / 1000} s timed; measured before the throughput window of the same run.`,
     `cluster lag: puts of ${LAG_PER_PUT} paced at ${fmt(LAG_RATE)} updates/s into n1 of 2 nodes, subscribers on both; per update, the arrival of its state message from n2 minus from n1 (both in the bench process). ` +
-      `Catch-up: ${fmt(n)} updates in puts of 100 on up to 100,000 keys into n1 while n2 and the daemon were stopped (SIGTERM), then a last marker put; each restarted in turn (order alternating per run) and timed from spawn until it holds the marker (HAMSYNC_BENCH_CLUSTER_CATCHUP to change N).`,
+      `Catch-up: ${fmt(n)} updates in puts of 100 on up to 100,000 keys into n1 while n2 and the daemon were stopped (SIGTERM), then a last marker put; each restarted in turn (order alternating per run) and timed from spawn until it holds the marker (HAMSYNC_BENCH_CLUSTER_CATCHUP to change N). The nodes run with --sync-log-max 2N + 10,000 so that the daemon resumes from its position instead of taking a snapshot of the live keys.`,
   ];
 }
 
