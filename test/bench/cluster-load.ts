@@ -232,7 +232,13 @@ export async function catchUp(cluster: Cluster, n: number, nodeFirst: boolean): 
       daemonMs = await daemon();
       nodeMs = await node();
     }
-    const live = await Promise.all([n1, n2].map(async (x) => ((await api(x.http, 'GET', '/v1/status')).body as { live: number }).live));
+    const count = (): Promise<number[]> => Promise.all([n1, n2].map(async (x) => ((await api(x.http, 'GET', '/v1/status')).body as { live: number }).live));
+    let live = await count();
+    // Unequal: asked again for up to 10 s, so a count read mid-commit is told from a key n2 lacks.
+    for (let i = 0; i < 20 && live[0] !== live[1]; i++) {
+      await sleep(500);
+      live = await count();
+    }
     const daemonSync = syncOf(await statusOf(d.http)).last ?? '?';
     return { nodeMs, daemonMs, ingestMs, live: live as [number, number], daemonSync };
   } finally {
