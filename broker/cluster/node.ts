@@ -69,6 +69,7 @@ export class ClusterNode {
   private snapshotsTaken = 0;
   private snapshotsFailed = 0;
   private readonly heartbeatMs: number;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly ctx: Context,
@@ -135,6 +136,9 @@ export class ClusterNode {
   /** Stops reading and pushing (a push going ends first); the replica stays open. */
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    // A snapshot or a blocking read going ends now rather than at its timeout.
+    this.stopping.abort();
+    this.link.blocking.disconnect(false);
     await this.consumer.stop();
     await this.pusher.stop();
     await this.beating;
@@ -177,15 +181,16 @@ export class ClusterNode {
       await this.pusher.restartFrom(0);
       // The registry went with it: give live peers one heartbeat to register again.
       await this.beat();
-      await new Promise((r) => setTimeout(r, this.heartbeatMs * 1.5));
+      await new Promise((r) => setTimeout(r, this.heartbeatMs * 1.5).unref());
     }
     await this.beat();
     const peers = livePeers(this.registry, this.o.nodeId, Date.now(), 3 * this.heartbeatMs);
     if (peers.length === 0) this.ctx.log.warn('cluster gap: no live peer to take a snapshot from', { why: d.why });
     for (const [id, peer] of peers) {
+      if (this.stopping.signal.aborted) return;
       try {
         const feed = await peerSnapshot(this.ctx, this.replica, {
-          url: peer.url, nodeId: this.o.nodeId, timeoutMs: this.o.snapshotTimeoutMs ?? 30_000,
+          url: peer.url, nodeId: this.o.nodeId, timeoutMs: this.o.snapshotTimeoutMs ?? 30_000, signal: this.stopping.signal,
           ...(this.o.username === undefined ? {} : { username: this.o.username }), ...(this.o.password === undefined ? {} : { password: this.o.password }),
         });
         this.snapshotsTaken++;

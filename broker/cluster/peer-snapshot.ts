@@ -27,6 +27,8 @@ export interface PeerSnapshotOptions {
   password?: string;
   /** Fails when no page arrives for this long, ms. Default 30000. */
   timeoutMs?: number;
+  /** Aborts the snapshot (the node is stopping). */
+  signal?: AbortSignal;
 }
 
 /** The device id a node follows a peer as: its login, else `node-<node id>` (dots become `_`). */
@@ -76,6 +78,9 @@ export async function peerSnapshot(ctx: Context, replica: Replica, o: PeerSnapsh
       cb();
     });
   };
+  const abort = (): void => failed(new Error('the node is stopping'));
+  if (o.signal?.aborted) abort();
+  o.signal?.addEventListener('abort', abort);
   client.on('error', (err) => failed(err));
   client.on('close', () => failed(new Error(`the connection to ${o.url} closed`)));
   client.on('connect', () => {
@@ -90,6 +95,7 @@ export async function peerSnapshot(ctx: Context, replica: Replica, o: PeerSnapsh
     return follower.status();
   } finally {
     clearTimeout(timer);
+    o.signal?.removeEventListener('abort', abort);
     follower.reset();
     await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
   }

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { test, type TestContext } from 'node:test';
 import type { RunningBroker } from '../../broker/server.js';
 import { CountingProxy } from '../helpers/count-proxy.js';
@@ -138,4 +141,35 @@ test('a crash between the PUBACK and the XADD loses nothing: the pusher pushes f
   failing = false;
   n1 = await node(t, { nodeId: 'n1', url: redis.url, dataDir: dir });
   await converged([n1, n2], 7);
+});
+
+test('kill -9 of a node cut off from Redis after its puts were acknowledged: on restart they reach the others', { skip, timeout: 60_000 }, async (t) => {
+  const redis = await PrivateRedis.start(t);
+  const proxy = new CountingProxy(redis.port);
+  await proxy.start();
+  t.after(() => proxy.sever());
+  const n2 = await node(t, { nodeId: 'n2', url: redis.url });
+  const dir = tempDir(t);
+  // n1 reaches Redis only through the proxy.
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./node-child.js', import.meta.url)), dir, `redis://127.0.0.1:${proxy.port}`, 'n1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise((r) => child.once('exit', r));
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const { port } = await until(() => (out.includes('\n') ? (JSON.parse(out.split('\n')[0] as string) as { port: number }) : undefined), { what: 'the child listening' });
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'hamsync-k', reconnectPeriod: 0 });
+  const base = Date.now() - 60_000;
+  await put(c, 'k', [['warm', 0]], base - 1);
+  await until(() => n2.replica.get('warm'), { what: 'n1 pushing (in step with the stream)' });
+  // Cut off: the next pushes hang and fail, after the PUBACKs.
+  proxy.partition();
+  for (let i = 0; i < 5; i++) await put(c, 'k', [[`killed/${i}`, i]], base + i);
+  // Every put above was PUBACKed (durable on n1). Now the process dies without a chance to push.
+  child.kill('SIGKILL');
+  await exited;
+  c.end(true);
+  // Whatever the proxy held never reaches Redis.
+  await proxy.sever();
+  const n1 = await node(t, { nodeId: 'n1', url: redis.url, dataDir: dir });
+  await converged([n1, n2], 6);
 });
