@@ -4,7 +4,7 @@
  * replay vs a raw range scan, the sync v2 fleet (1,000 devices, 20 followers, a backlog catch-up;
  * fleet.ts), v2 against a protocol v1 build in the same run (protocol.ts; needs HAMSYNC_BENCH_V1),
  * and peak RSS, printed as one table. HAMSYNC_BENCH_ONLY=<section>[,<section>…] runs only those
- * sections (resolver, ingest, mqtt, replay, fleet, protocol, pi, verify); see docs/bench.md.
+ * sections (resolver, ingest, mqtt, replay, fleet, protocol, pi, verify, cluster); see docs/bench.md.
  *
  * A script, not a test. `node --test dist/test/` also picks up this file: it then exits at once.
  * Sizes scale with BENCH_SCALE (default 1; e.g. 0.1 for a smoke run).
@@ -17,13 +17,14 @@ import { benchFleet } from './fleet.js';
 import { benchProtocol, PROTOCOL_SECTION } from './protocol.js';
 import { benchPi, PI_SECTION } from './pi.js';
 import { benchVerify } from './verify.js';
+import { benchCluster, CLUSTER_SECTION } from './cluster.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
 
-const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'verify'] as const;
+const SECTIONS = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'verify', 'cluster'] as const;
 
 /** The sections HAMSYNC_BENCH_ONLY names (all when unset); an unknown name is an error naming it. */
 function selected(): Set<string> {
@@ -90,12 +91,20 @@ async function main(): Promise<void> {
   // (h) Signed puts: Ed25519 verification against the native floor, old and new pool, and through the hub (verify.ts).
   if (want.has('verify')) for (const r of await benchVerify()) rows.push({ section: 'verify: signed puts vs crypto.verify on one thread (median of 3)', ...r });
 
+  // (i) Cluster: hub nodes on one Redis, 1-3 nodes vs a plain broker; replication lag; catch-up (cluster.ts).
+  if (want.has('cluster')) {
+    const cluster = await benchCluster();
+    if (cluster.skipped !== undefined) console.log(cluster.skipped);
+    for (const r of cluster.rows) rows.push({ ...r, section: CLUSTER_SECTION });
+    notes.push(...cluster.notes);
+  }
+
   // (c) Memory.
   if (want.has('ingest')) rows.push({ section: 'memory', what: 'peak RSS after the ingest runs (run first)', rate: mib(rssAfterIngest), vs: 'process.resourceUsage().maxRSS' });
   rows.push({ section: 'memory', what: 'peak RSS, whole run', rate: mib(process.resourceUsage().maxRSS), vs: want.has('resolver') ? 'incl. resolver vectors held in memory' : 'process.resourceUsage().maxRSS' });
 
   // Print in the order (a) resolver, (b) ingest, (c) memory, whatever order they ran in.
-  const order = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'verify', 'memory'];
+  const order = ['resolver', 'ingest', 'mqtt', 'replay', 'fleet', 'protocol', 'pi', 'verify', 'cluster', 'memory'];
   const rank = (text: string): number => {
     const i = text.startsWith('WARNING') ? 0 : order.findIndex((o) => text.startsWith(o));
     return i < 0 ? 1 : i;

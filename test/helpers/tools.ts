@@ -1,5 +1,5 @@
 /**
- * System tools some tests need (gpsd, faketime, chromium, redis-server, mosquitto, openssl,
+ * System tools some tests need (gpsd, faketime, chromium, redis-server, mosquitto, mosquitto_sub, openssl,
  * systemd-analyze, setpriv, npm). Locally a test whose tool is missing is skipped with the reason and the
  * Debian package that brings it; with HAMSYNC_NO_SKIP=1 (set by .ci/run) a missing tool fails
  * the test instead, so CI never passes by skipping.
@@ -15,6 +15,7 @@ const TOOLS = {
   chromium: { paths: ['/usr/bin/chromium'], packages: 'chromium' },
   'redis-server': { paths: ['/usr/bin/redis-server'], packages: 'redis-server' },
   mosquitto: { paths: ['/usr/sbin/mosquitto'], packages: 'mosquitto' },
+  mosquitto_sub: { paths: ['/usr/bin/mosquitto_sub'], packages: 'mosquitto-clients' },
   openssl: { paths: [], packages: 'openssl' },
   'systemd-analyze': { paths: [], packages: 'systemd' },
   setpriv: { paths: ['/usr/bin/setpriv'], packages: 'util-linux' },
