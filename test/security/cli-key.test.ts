@@ -22,7 +22,7 @@ function ok(r: CliResult, what: string): string {
 }
 
 function fails(r: CliResult, what: string, code: RegExp): void {
-  assert.equal(r.code, 1, `${what}: expected exit 1, got ${String(r.code)}; stdout: ${r.stdout}`);
+  assert.equal(r.code, 1, `${what}: expected exit 1, got ${String(r.code)}; stdout: ${r.stdout}; stderr: ${r.stderr.slice(0, 500)}`);
   assert.match(r.stderr, code, what);
   assert.doesNotMatch(r.stderr, /^\s+at /m, `${what}: no stack trace`);
 }

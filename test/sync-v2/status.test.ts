@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/tmp.js';
+import { STORE_FORMAT } from '../../src/store/open.js';
 import { until } from '../helpers/wait.js';
 import { broker, connect, Follower, keysOf, put, snapshotDone } from './harness.js';
 
@@ -42,7 +43,7 @@ test('a format-1 hub data dir is migrated when the broker opens it, with one log
   cpSync(fixture, dir, { recursive: true });
   const lines: string[] = [];
   const b = await broker(t, { dataDir: dir, log: createLogger('info', {}, (l) => lines.push(l)) });
-  assert.equal(lines.filter((l) => l.includes('data dir migrated from store format 1 to 2')).length, 1);
+  assert.equal(lines.filter((l) => l.includes(`data dir migrated from store format 1 to ${STORE_FORMAT}`)).length, 1);
   assert.equal(b.replica.migratedFrom, 1);
   // Its log starts empty; a follower gets what the v0.1 hub held in a snapshot.
   const f = await Follower.start(t, b, 'fol');
