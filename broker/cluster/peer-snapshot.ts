@@ -22,7 +22,7 @@ export interface PeerSnapshotOptions {
   url: string;
   /** This node's id (its follower's device id is derived from it unless `username` is given). */
   nodeId: string;
-  /** Login at the peer (a broker with --users): the device user this node follows as. */
+  /** Login at the peer (a broker with --users): the node user (role `node`) this node follows as. */
   username?: string;
   password?: string;
   /** Fails when no page arrives for this long, ms. Default 30000. */
@@ -87,7 +87,7 @@ export async function peerSnapshot(ctx: Context, replica: Replica, o: PeerSnapsh
     client.subscribe([topics.syncResponse(ctx.ns, id), topics.hub(ctx.ns)], { qos: 1 }, (err, granted) => {
       if (err) return failed(err);
       const refused = granted?.find((g) => g.qos === 128);
-      if (refused) failed(new Error(`the peer refused the subscription to ${refused.topic} (its ACL: the cluster user must be a device user that may read every key)`));
+      if (refused) failed(new Error(`the peer refused the subscription to ${refused.topic} (its ACL: the cluster user must be a node user of this namespace)`));
     });
   });
   try {

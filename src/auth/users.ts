@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { readJsonFile } from '../util/json-file.js';
 import { publicKeyProblem } from '../sign/public-key.js';
 
-export const ROLES = ['device', 'observer', 'admin'] as const;
+export const ROLES = ['device', 'observer', 'admin', 'node'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface UserRecord {

@@ -34,7 +34,7 @@ const add = {
   builder: (y: Argv) =>
     withUsersFile(y)
       .positional('id', { type: 'string', demandOption: true, describe: 'user id = MQTT username (a device\'s id: its daemon\'s --id)' })
-      .option('role', { choices: ROLES, demandOption: true, describe: 'device: own put/sync/presence topics; observer: read-only; admin: everything' })
+      .option('role', { choices: ROLES, demandOption: true, describe: 'device: own put/sync/presence topics; observer: read-only; admin: everything; node: a cluster node\'s login for peer snapshots (sync only)' })
       .option('password', { type: 'string', describe: 'the password; without it, one line is read from stdin' })
       .option('ns', { type: 'string', array: true, describe: 'namespaces the user may use (repeatable); default: all' })
       .option('pub', { type: 'string', describe: 'Ed25519 public key (base64url, or @FILE.pub): its updates must then be signed; default: keep the user\'s key, if any' })

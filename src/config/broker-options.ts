@@ -46,7 +46,7 @@ export const BROKER = optionTable({
   cluster: { type: 'string', defaultText: 'off: a single broker', check: redisUrl, describe: 'join a hub cluster sharing this Redis server (redis://host:6379): every node holds every update (docs/operations.md "Cluster")' },
   nodeId: { type: 'string', defaultText: 'the host name', check: nodeId, describe: 'with --cluster: this node\'s id, unique in the cluster' },
   advertise: { type: 'string', defaultText: 'mqtt://<host>:<port>', check: brokerUrl, describe: 'with --cluster: the MQTT URL other nodes reach this node at (snapshots between nodes)' },
-  clusterUser: { type: 'string', defaultText: 'none', check: str, describe: 'with --cluster: the user this node logs in as at its peers for snapshots (a device user that may read every key), when they run with --users' },
+  clusterUser: { type: 'string', defaultText: 'none', check: str, describe: 'with --cluster: the user this node logs in as at its peers for snapshots (a user of role node, `hamsync user add <id> --role node`), when they run with --users' },
   clusterPasswordFile: { type: 'string', check: file, describe: 'with --cluster-user: a file holding that user\'s password' },
   clusterLogMax: { type: 'number', unit: 'entries', defaultBy: 'program', default: 1_000_000, check: count(1), describe: 'with --cluster: entries the shared Redis stream keeps (one per durable batch); a node further behind takes snapshots from its peers' },
 });

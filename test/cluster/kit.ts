@@ -22,6 +22,8 @@ export interface NodeSpec {
   dataDir?: string;
   logMax?: number;
   extra?: Partial<BrokerOptions>;
+  /** More cluster options (e.g. the node's login at its peers: username, password). */
+  cluster?: { username?: string; password?: string };
 }
 
 /** A broker that is one cluster node; closed when the test ends (closing twice is harmless). */
@@ -30,7 +32,7 @@ export async function node(t: TestContext, spec: NodeSpec): Promise<RunningBroke
   const level = process.env.HAMSYNC_TEST_LOG;
   const b = await startBroker({
     port: 0, host: '127.0.0.1', dataDir: spec.dataDir ?? tempDir(t), ...(level ? { log: createLogger(level as 'info', { node: spec.nodeId }) } : {}), ...spec.extra,
-    cluster: { url: spec.url, nodeId: spec.nodeId, ...(spec.logMax === undefined ? {} : { logMax: spec.logMax }), ...FAST } as BrokerOptions['cluster'],
+    cluster: { url: spec.url, nodeId: spec.nodeId, ...(spec.logMax === undefined ? {} : { logMax: spec.logMax }), ...FAST, ...spec.cluster } as BrokerOptions['cluster'],
   });
   t.after(() => b.close());
   return b;

@@ -38,3 +38,26 @@ test('a device publishing on another device\'s put topic is refused with HAMSYNC
   assert.equal(refusal?.topic, 'hamsync/default/put/pi-8');
   assert.equal(broker.replica.get('pi-8/spoofed'), undefined, 'nothing stored');
 });
+
+test('a cluster node user (role node) may not put: refused with HAMSYNC_ERR_ACL, nothing stored', async (t) => {
+  const dir = tempDir(t);
+  const usersFile = join(dir, 'users.json');
+  saveUsers(usersFile, { version: 1, users: { 'hub-node': { role: 'node', ...(await hashPassword('pw-node')) } } });
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: join(dir, 'hub'), auth: { usersFile }, log: createLogger('silent') });
+  t.after(() => broker.close());
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'hamsync-hub-node', username: 'hub-node', password: 'pw-node', reconnectPeriod: 0 });
+  t.after(() => client.endAsync(true).catch(() => undefined));
+  // What a peer snapshot needs is granted (subscribe and sync/req), checked before the refused put.
+  const granted = await client.subscribeAsync(['hamsync/default/sync/res/hub-node', 'hamsync/default/hub'], { qos: 1 });
+  assert.deepEqual(granted.map((g) => g.qos), [1, 1]);
+  const refusedSub = await client.subscribeAsync('hamsync/default/state/#', { qos: 1 }).then(() => 'granted', (err: Error) => `refused: ${err.message}`);
+  assert.match(refusedSub, /^refused/, 'a node reads only through its sync feed');
+  const closed = new Promise<void>((r) => client.once('close', () => r()));
+  const acked = client.publishAsync('hamsync/default/put/hub-node', encodePut('hub-node', [{ key: 'node/written', state: Date.now(), text: '1' }]), { qos: 1 }).then(
+    () => 'acknowledged',
+    () => 'failed',
+  );
+  assert.equal(await Promise.race([closed.then(() => 'closed'), acked]), 'closed');
+  assert.equal(broker.hub.counters.get('acl.denied.publish'), 1);
+  assert.equal(broker.replica.get('node/written'), undefined, 'nothing stored');
+});

@@ -92,6 +92,27 @@ test('ACL matrix: subscribe, every role x topic class', () => {
   }
 });
 
+// A cluster node's login (broker/cluster/peer-snapshot.ts): a sync v2 follower that writes nothing.
+const node: Principal = { role: 'node', id: 'pi-7', ns: new Set(['default']) };
+const NODE_PUBLISH = new Set(['own sync/req', 'own sync/ack']);
+const NODE_SUBSCRIBE = new Set(['own sync/res', 'hub announcement']);
+
+test('ACL matrix: a node publishes only its own sync/req and sync/ack, subscribes only to the hub and its own sync/res', () => {
+  for (const [what, topic] of PUBLISH) {
+    const d = canPublish(node, topic);
+    assert.equal(d.allow, NODE_PUBLISH.has(what), `node publish ${what} (${topic}): ${d.allow ? 'allowed' : d.reason}`);
+  }
+  for (const [what, filter] of SUBSCRIBE) {
+    const d = canSubscribe(node, filter);
+    assert.equal(d.allow, NODE_SUBSCRIBE.has(what), `node subscribe ${what} (${filter}): ${d.allow ? 'allowed' : d.reason}`);
+  }
+  // Only in its namespaces; a node of every namespace follows any.
+  assert.equal(canPublish(node, 'hamsync/other/sync/req/pi-7').allow, false);
+  assert.equal(canSubscribe(node, 'hamsync/other/hub').allow, false);
+  assert.equal(canPublish({ role: 'node', id: 'pi-7' }, 'hamsync/other/sync/req/pi-7').allow, true);
+  assert.equal(canSubscribe({ role: 'node', id: 'pi-7' }, 'hamsync/other/sync/res/pi-7').allow, true);
+});
+
 test('ACL: namespaces — a user without an ns list may use any, and `+` in the ns level only then', () => {
   assert.equal(canPublish(anyNsDevice, 'hamsync/elsewhere/put/pi-7').allow, true);
   assert.equal(canSubscribe(anyNsDevice, 'hamsync/+/state/#').allow, true);
@@ -120,6 +141,9 @@ test('ACL: client ids hamsync-<user>[.<suffix>] are reserved for that user; devi
     [device, 'pi-7', false],
     [device, 'random', false],
     [{ role: 'device', id: 'pi', ns: new Set(['default']) }, 'hamsync-pi-7', false],
+    [node, 'hamsync-pi-7.snap-0a1b2c3d', true],
+    [node, 'hamsync-pi-8.snap-0a1b2c3d', false],
+    [node, 'snapshotter', false],
     [observer, 'dashboard-1', true],
     [observer, 'hamsync-dash', true],
     [observer, 'hamsync-pi-7', false],
