@@ -7,6 +7,7 @@
  */
 import type { Context } from '../../src/context.js';
 import type { Replica } from '../../src/sync/replica.js';
+import { Backoff } from '../../src/util/backoff.js';
 import { Consumer } from './consumer.js';
 import { RedisLink, type LinkOptions } from './link.js';
 import { DEFAULT_CLUSTER_LOG_MAX, type ClusterOptions } from './options.js';
@@ -52,7 +53,7 @@ export interface ClusterStatus {
   stream: { gen: string | null; id: string | null; position: number; head: number; behind: number };
   pushed: number;
   unpushed: number;
-  snapshots: { taken: number; failed: number };
+  snapshots: { taken: number; failed: number; /** Peers whose snapshot failed and is being retried. */ owed: string[] };
   /** Every registered node (this one included), by id. */
   nodes: ClusterNodeStatus[];
 }
@@ -68,6 +69,11 @@ export class ClusterNode {
   private registry: Record<string, string> = {};
   private snapshotsTaken = 0;
   private snapshotsFailed = 0;
+  /**
+   * Peers whose snapshot failed: what this node may lack until one succeeds. Retried from the
+   * heartbeat with backoff while the peer is live; readiness says degraded meanwhile.
+   */
+  private readonly owed = new Map<string, { backoff: Backoff; at: number; err: string; running?: boolean }>();
   private readonly heartbeatMs: number;
   private readonly stopping = new AbortController();
 
@@ -103,6 +109,10 @@ export class ClusterNode {
   check(): { ok: boolean; reason: string } {
     if (!this.link.up) return { ok: false, reason: `redis unreachable (${this.link.reason}); serving clients locally` };
     if (this.consumer.gen === undefined) return { ok: false, reason: 'catching up with the cluster stream' };
+    if (this.owed.size > 0) {
+      const [id, o] = this.owed.entries().next().value as [string, { err: string }];
+      return { ok: false, reason: `a snapshot from peer ${id} is owed (last error: ${o.err}); retrying` };
+    }
     return { ok: true, reason: 'redis connected, following the stream' };
   }
 
@@ -128,7 +138,7 @@ export class ClusterNode {
       stream: { gen: mark?.gen ?? null, id: mark?.id ?? null, position: mark?.n ?? 0, head: this.headCount, behind: this.behind },
       pushed: this.pusher.pushed,
       unpushed: this.pusher.unpushed,
-      snapshots: { taken: this.snapshotsTaken, failed: this.snapshotsFailed },
+      snapshots: { taken: this.snapshotsTaken, failed: this.snapshotsFailed, owed: [...this.owed.keys()] },
       nodes,
     };
   }
@@ -169,6 +179,7 @@ export class ClusterNode {
         this.headCount = Number(count ?? 0);
         const followed = this.consumer.gen;
         if (followed !== undefined && gen !== followed) this.consumer.resync();
+        this.retryOwed();
       } catch (err) {
         this.link.failed(err as Error);
       }
@@ -188,19 +199,44 @@ export class ClusterNode {
     if (peers.length === 0) this.ctx.log.warn('cluster gap: no live peer to take a snapshot from', { why: d.why });
     for (const [id, peer] of peers) {
       if (this.stopping.signal.aborted) return;
-      try {
-        const feed = await peerSnapshot(this.ctx, this.replica, {
-          url: peer.url, nodeId: this.o.nodeId, timeoutMs: this.o.snapshotTimeoutMs ?? 30_000, signal: this.stopping.signal,
-          ...(this.o.username === undefined ? {} : { username: this.o.username }), ...(this.o.password === undefined ? {} : { password: this.o.password }),
-        });
-        this.snapshotsTaken++;
-        this.ctx.counters.inc('cluster.snapshots');
-        this.ctx.log.info('peer snapshot taken', { peer: id, url: peer.url, mode: feed.last, position: feed.position, pages: feed.pages });
-      } catch (err) {
-        this.snapshotsFailed++;
-        this.ctx.counters.inc('cluster.snapshots.failed');
-        this.ctx.log.warn('peer snapshot failed', { peer: id, url: peer.url, err: (err as Error).message });
-      }
+      await this.snapshotFrom(id, peer.url);
+    }
+  }
+
+  /** One peer snapshot; a failure is counted, logged and owed (retried by retryOwed). */
+  private async snapshotFrom(id: string, url: string): Promise<boolean> {
+    try {
+      const feed = await peerSnapshot(this.ctx, this.replica, {
+        url, nodeId: this.o.nodeId, timeoutMs: this.o.snapshotTimeoutMs ?? 30_000, signal: this.stopping.signal,
+        ...(this.o.username === undefined ? {} : { username: this.o.username }), ...(this.o.password === undefined ? {} : { password: this.o.password }),
+      });
+      this.snapshotsTaken++;
+      this.owed.delete(id);
+      this.ctx.counters.inc('cluster.snapshots');
+      this.ctx.log.info('peer snapshot taken', { peer: id, url, mode: feed.last, position: feed.position, pages: feed.pages });
+      return true;
+    } catch (err) {
+      if (this.stopping.signal.aborted) return false;
+      this.snapshotsFailed++;
+      this.ctx.counters.inc('cluster.snapshots.failed');
+      const o = this.owed.get(id) ?? { backoff: new Backoff(1000, 60_000), at: 0, err: '' };
+      o.err = (err as Error).message;
+      o.at = Date.now() + o.backoff.next();
+      this.owed.set(id, o);
+      this.ctx.log.warn('peer snapshot failed; will retry', { peer: id, url, err: o.err, retryInMs: o.at - Date.now() });
+      return false;
+    }
+  }
+
+  /** Retries owed snapshots that are due, from peers still live in the registry. */
+  private retryOwed(): void {
+    const now = Date.now();
+    const live = new Map(livePeers(this.registry, this.o.nodeId, now, 3 * this.heartbeatMs));
+    for (const [id, o] of this.owed) {
+      const peer = live.get(id);
+      if (!peer || o.running || o.at > now || this.stopping.signal.aborted) continue;
+      o.running = true;
+      void this.snapshotFrom(id, peer.url).finally(() => (o.running = false));
     }
   }
 }

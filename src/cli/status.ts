@@ -51,7 +51,7 @@ interface ClusterView {
   stream: { position: number; head: number; behind: number };
   pushed: number;
   unpushed: number;
-  snapshots: { taken: number; failed: number };
+  snapshots: { taken: number; failed: number; owed?: string[] };
   nodes: { id: string; url: string; position: number; behind: number; seenS: number; live: boolean }[];
 }
 
@@ -61,7 +61,7 @@ export function clusterLines(c: ClusterView | undefined): string[] {
   const redis = c.redis.up ? 'connected' : `NOT connected (${c.redis.reason ?? 'unknown'}; serving clients locally)`;
   const out = [
     `cluster   node ${c.nodeId}; redis ${redis}`,
-    `  stream position ${c.stream.position} of head ${c.stream.head} (behind ${c.stream.behind}); ${c.unpushed} own change log entries not pushed yet; peer snapshots ${c.snapshots.taken} taken, ${c.snapshots.failed} failed`,
+    `  stream position ${c.stream.position} of head ${c.stream.head} (behind ${c.stream.behind}); ${c.unpushed} own change log entries not pushed yet; peer snapshots ${c.snapshots.taken} taken, ${c.snapshots.failed} failed${c.snapshots.owed?.length ? ` (retrying: ${c.snapshots.owed.join(', ')})` : ''}`,
   ];
   for (const n of c.nodes) out.push(`  node ${n.id} ${n.url}: position ${n.position}, behind ${n.behind}, ${n.live ? `seen ${n.seenS} s ago` : `STALE (last seen ${n.seenS} s ago)`}`);
   return out;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import mqtt from 'mqtt';
 import type { RunningBroker } from '../../broker/server.js';
-import { hashPassword, saveUsers, type UsersFile } from '../../src/auth/users.js';
+import { hashPassword, loadUsers, saveUsers, type UsersFile } from '../../src/auth/users.js';
 import { createLogger } from '../../src/log.js';
 import { PrivateRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -85,7 +85,7 @@ test('a node with a wrong cluster password: its peer snapshot fails visibly and 
   await until(() => n1.hub.counters.get('cluster.snapshots.failed') > 0, { timeoutMs: 30_000, what: 'n1\'s peer snapshot failed' });
   assert.equal(n1.hub.counters.get('cluster.snapshots'), 0, 'no snapshot taken with a wrong password');
   assert.equal(n1.cluster?.status().snapshots.failed, n1.hub.counters.get('cluster.snapshots.failed'), 'the cluster status shows the failure');
-  const failed = lines.find((l) => l.msg === 'peer snapshot failed');
+  const failed = lines.find((l) => l.msg === 'peer snapshot failed; will retry');
   assert.ok(failed, `logged: ${JSON.stringify(lines)}`);
   assert.equal(failed.peer, 'n2');
   assert.match(String(failed.err), /not authorized|bad user ?name or password/i);
@@ -96,4 +96,16 @@ test('a node with a wrong cluster password: its peer snapshot fails visibly and 
   await puts(n1, 'a', 'd/', 2, base + 100);
   assert.equal(n1.replica.get('d/1')?.value, 1);
   await converged([n1, n2], 5);
+  // The failed snapshot is owed: n1 says degraded (not down) and names the peer until a retry works.
+  assert.deepEqual(n1.cluster?.status().snapshots.owed, ['n2']);
+  assert.equal(n1.cluster?.check().ok, false);
+  assert.match(n1.cluster?.check().reason ?? '', /snapshot from peer n2 is owed/);
+  // The operator fixes the login (here the users file takes the password n1 has): the retry, with
+  // backoff from the heartbeat, succeeds with no restart, and n1 is in step again.
+  const users = loadUsers(auth.usersFile);
+  users.users[NODE_USER] = { role: 'node', ...(await hashPassword('wrong-password')) };
+  saveUsers(auth.usersFile, users);
+  await until(() => n1.hub.counters.get('cluster.snapshots') > 0, { timeoutMs: 60_000, what: 'n1\'s retried snapshot taken' });
+  assert.deepEqual(n1.cluster?.status().snapshots.owed, []);
+  await until(() => n1.cluster?.check().ok, { what: 'n1 in step again' });
 });
