@@ -10,7 +10,7 @@
 import type { MqttClient } from 'mqtt';
 import { api, connectMqtt, statusOf } from '../helpers/procs.js';
 import { publishPuts, syncOf } from '../helpers/v2.js';
-import { sleep, until } from '../helpers/wait.js';
+import { poll, sleep, until } from '../helpers/wait.js';
 import type { Cluster, NodeKid } from './cluster-procs.js';
 import { startDaemon } from './fleet-procs.js';
 
@@ -235,10 +235,7 @@ export async function catchUp(cluster: Cluster, n: number, nodeFirst: boolean): 
     const count = (): Promise<number[]> => Promise.all([n1, n2].map(async (x) => ((await api(x.http, 'GET', '/v1/status')).body as { live: number }).live));
     let live = await count();
     // Unequal: asked again for up to 10 s, so a count read mid-commit is told from a key n2 lacks.
-    for (let i = 0; i < 20 && live[0] !== live[1]; i++) {
-      await sleep(500);
-      live = await count();
-    }
+    await poll(async () => (live = await count())[0] === live[1], { timeoutMs: 10_000, intervalMs: 500 });
     const daemonSync = syncOf(await statusOf(d.http)).last ?? '?';
     return { nodeMs, daemonMs, ingestMs, live: live as [number, number], daemonSync };
   } finally {
